@@ -1,0 +1,112 @@
+/**
+ * Internal: the bounded wait every postnet operation runs under.
+ *
+ * A {@linkcode Deadline} merges the caller's `signal` with the operation's own
+ * `timeout` and turns either into the error the operation rejects with: the
+ * caller's `signal.reason` unchanged, or a `TimeoutError` DOMException that
+ * names the endpoint.
+ *
+ * @module
+ */
+
+/**
+ * Checks a timeout option: a non-negative finite number of milliseconds, or
+ * `Infinity` for no timeout.
+ *
+ * @throws {TypeError} when `value` is not a number.
+ * @throws {RangeError} when `value` is negative or NaN.
+ */
+export function checkTimeout(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  // Sanity check: a NaN or negative timeout would fire at once and hide the bug.
+  if (typeof value !== "number") {
+    throw new TypeError(`${name} must be a number of milliseconds, got ${typeof value}`);
+  }
+  if (Number.isNaN(value) || value < 0) {
+    throw new RangeError(`${name} must be a non-negative number of milliseconds, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Checks that `signal`, when given, is an AbortSignal.
+ *
+ * @throws {TypeError} when it is something else.
+ */
+export function checkSignal(signal: unknown): AbortSignal | undefined {
+  if (signal === undefined || signal instanceof AbortSignal) return signal;
+  throw new TypeError(`signal must be an AbortSignal, got ${typeof signal}`);
+}
+
+/** Largest delay setTimeout accepts; longer timeouts mean "no timeout". */
+const MAX_TIMER = 2 ** 31 - 1;
+
+/** A caller's signal plus a timeout, as one signal, released with `using`. */
+export class Deadline implements Disposable {
+  readonly #controller = new AbortController();
+  readonly #what: string;
+  readonly #timeout: number;
+  readonly #caller: AbortSignal | undefined;
+  readonly #timer: ReturnType<typeof setTimeout> | undefined;
+  #timedOut = false;
+
+  /**
+   * @param what The endpoint or action, for the timeout message.
+   * @param timeout Milliseconds; `Infinity` waits for the caller's signal only.
+   * @param signal The caller's signal.
+   */
+  constructor(what: string, timeout: number, signal?: AbortSignal) {
+    this.#what = what;
+    this.#timeout = timeout;
+    this.#caller = signal;
+    if (signal?.aborted) {
+      this.#controller.abort(signal.reason);
+      return;
+    }
+    signal?.addEventListener("abort", this.#onCallerAbort, { once: true });
+    if (timeout <= MAX_TIMER) {
+      this.#timer = setTimeout(() => {
+        this.#timedOut = true;
+        this.#controller.abort(this.timeoutError());
+      }, timeout);
+    }
+  }
+
+  #onCallerAbort = (): void => {
+    this.#controller.abort(this.#caller?.reason);
+  };
+
+  /** Aborts when the caller aborts or the timeout passes. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Whether the timeout (not the caller) ended the wait. */
+  get timedOut(): boolean {
+    return this.#timedOut;
+  }
+
+  /** The error to reject with once {@linkcode signal} has aborted. */
+  get reason(): unknown {
+    return this.#controller.signal.reason;
+  }
+
+  /** A TimeoutError naming the endpoint and the timeout. */
+  timeoutError(): DOMException {
+    return new DOMException(
+      `${this.#what}: timed out after ${this.#timeout} ms`,
+      "TimeoutError",
+    );
+  }
+
+  /** Throws the abort reason if the deadline has already passed. */
+  throwIfAborted(): void {
+    if (this.#controller.signal.aborted) throw this.#controller.signal.reason;
+  }
+
+  /** Releases the timer and the listener on the caller's signal. */
+  [Symbol.dispose](): void {
+    clearTimeout(this.#timer);
+    this.#caller?.removeEventListener("abort", this.#onCallerAbort);
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Internal: permission checks made before any I/O, so that a sandboxed
+ * caller learns the exact flag to add instead of a generic denial.
+ *
+ * @module
+ */
+
+/**
+ * Throws `Deno.errors.NotCapable` unless `descriptor` is granted. When Deno
+ * would prompt (an interactive run without the flag), it prompts here.
+ *
+ * @param descriptor What is needed.
+ * @param flag The command-line flag that grants it, e.g. `--allow-net=host:25`.
+ * @param what The operation and endpoint, e.g. `Cannot connect to "host:25"`.
+ * @throws {Deno.errors.NotCapable} when the permission is not granted.
+ */
+export function requirePermission(
+  descriptor: Deno.PermissionDescriptor,
+  flag: string,
+  what: string,
+): void {
+  let { state } = Deno.permissions.querySync(descriptor);
+  if (state === "prompt") state = Deno.permissions.requestSync(descriptor).state;
+  if (state !== "granted") {
+    throw new Deno.errors.NotCapable(`${what}: requires ${flag}; run again with ${flag}`);
+  }
+}
+
+/** Returns true when `descriptor` is granted, without prompting. */
+export function hasPermission(descriptor: Deno.PermissionDescriptor): boolean {
+  return Deno.permissions.querySync(descriptor).state === "granted";
+}
+
+/**
+ * Requires read and write access to a file-system path: what creating,
+ * opening or removing a socket or FIFO there needs.
+ */
+export function requireReadWrite(path: string, what: string): void {
+  requirePermission({ name: "read", path }, `--allow-read=${path}`, what);
+  requirePermission({ name: "write", path }, `--allow-write=${path}`, what);
+}
+
+/** Requires what a UNIX-domain socket at `path` needs: read, write and net `unix:` access. */
+export function requireUnixSocket(path: string, what: string): void {
+  requireReadWrite(path, what);
+  const abs = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  requirePermission({ name: "net", host: `unix:${abs}` }, `--allow-net=unix:${abs}`, what);
+}

@@ -1,0 +1,47 @@
+/**
+ * Internal: what is at a path, in words, for errors that say why a path was
+ * refused and left alone.
+ *
+ * @module
+ */
+
+/** Names the kind of file `info` describes ("a regular file", "a symbolic link", ...). */
+export function kindOf(info: Deno.FileInfo): string {
+  if (info.isSymlink) return "a symbolic link";
+  if (info.isFile) return "a regular file";
+  if (info.isDirectory) return "a directory";
+  if (info.isSocket) return "a socket";
+  if (info.isFifo) return "a FIFO";
+  if (info.isCharDevice) return "a character device";
+  if (info.isBlockDevice) return "a block device";
+  return "a file of unknown type";
+}
+
+/** Returns the lstat of `path`, or undefined when nothing is there. */
+export async function lstatOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
+  try {
+    return await Deno.lstat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+/** True when two stats describe the same file (same device and inode). */
+export function sameFile(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
+}
+
+/**
+ * Checks a file mode option: an integer from 0 to 0o7777.
+ *
+ * @throws {RangeError} otherwise.
+ */
+export function checkMode(mode: unknown, fallback: number): number {
+  if (mode === undefined) return fallback;
+  if (typeof mode !== "number") throw new TypeError(`mode must be a number, got ${typeof mode}`);
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
+    throw new RangeError(`mode must be an integer from 0 to 0o7777, got ${mode}`);
+  }
+  return mode;
+}

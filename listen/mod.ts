@@ -1,0 +1,27 @@
+/**
+ * Listening: TCP on Postfix server-side addresses, UNIX-domain sockets that
+ * replace only a stale socket, and FIFOs created safely and read without
+ * ever seeing end-of-file.
+ *
+ * ```ts
+ * import { fifoListen, unixListen } from "@postnet/net/listen";
+ *
+ * const dir = await Deno.makeTempDir();
+ * using socket = await unixListen(`${dir}/qmgr`, { mode: 0o622 });
+ * await using fifo = await fifoListen(`${dir}/pickup`);
+ * console.log(socket.addr.path === `${dir}/qmgr`, fifo.created); // true true
+ * ```
+ *
+ * ## Required permissions
+ *
+ * | Function | Narrowest flags |
+ * | --- | --- |
+ * | {@linkcode inetListen} | `--allow-net=HOST:PORT` (`0.0.0.0:PORT` or `[::]:PORT` for the wildcard) |
+ * | {@linkcode unixListen} | `--allow-read=PATH --allow-write=PATH --allow-net=unix:/ABS/PATH` |
+ * | {@linkcode fifoListen} | `--allow-read=PATH --allow-write=PATH`, and `--allow-run=mkfifo` to create it |
+ *
+ * @module
+ */
+export * from "./inet_listen.ts";
+export * from "./unix_listen.ts";
+export * from "./fifo_listen.ts";

@@ -1,0 +1,75 @@
+/**
+ * Internal: the trigger server's per-connection read. Postfix's server does
+ * one read of at most 1024 bytes; this one reads until the request's NUL,
+ * end-of-file, the size limit, or a short pause after the first bytes, so a
+ * client that writes the request and its NUL separately (Postfix's own) is
+ * not closed on between its two writes.
+ *
+ * @module
+ */
+
+/** Limits for one request. */
+export interface ReadLimits {
+  /** Milliseconds to wait for the first bytes. */
+  readTimeout: number;
+  /** Milliseconds to wait for more once some bytes have arrived without a NUL. */
+  pause: number;
+  /** Largest request taken; more is left unread. */
+  maxRequestBytes: number;
+}
+
+/** What one connection sent, and how the read ended. */
+export interface ReadOutcome {
+  data: Uint8Array;
+  /** Set when a read failed for a reason other than the limits (e.g. a reset). */
+  error?: unknown;
+  /** The server was closing and cut the read short. */
+  cut: boolean;
+}
+
+/**
+ * Reads one request from `conn` and closes it. `stop` registers a function
+ * the server calls to cut the read short when it closes.
+ */
+export async function readRequest(
+  conn: Deno.Conn,
+  limits: ReadLimits,
+  stop: Set<() => void>,
+): Promise<ReadOutcome> {
+  const buffer = new Uint8Array(limits.maxRequestBytes);
+  let length = 0;
+  let closed = false;
+  let cut = false;
+  let error: unknown;
+  // Bounded wait: Deno reads take no signal, so the timer closes the socket.
+  const close = () => {
+    if (!closed) {
+      closed = true;
+      conn.close();
+    }
+  };
+  const shutdown = () => {
+    cut = true;
+    close();
+  };
+  stop.add(shutdown);
+  let timer = setTimeout(close, limits.readTimeout);
+  try {
+    while (length < buffer.length) {
+      const n = await conn.read(buffer.subarray(length));
+      if (n === null) break;
+      length += n;
+      if (buffer[length - 1] === 0) break;
+      clearTimeout(timer);
+      timer = setTimeout(close, limits.pause);
+    }
+  } catch (cause) {
+    // A read ended by our own timer or shutdown is the limit working, not an error.
+    if (!closed) error = cause;
+  } finally {
+    clearTimeout(timer);
+    stop.delete(shutdown);
+    close();
+  }
+  return { data: buffer.subarray(0, length), error, cut };
+}

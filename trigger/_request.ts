@@ -1,0 +1,107 @@
+/**
+ * Internal: what every trigger client shares: the request check, the result
+ * type, and the stream wire format (request and NUL in one write, then wait
+ * for the peer to close).
+ *
+ * @module
+ */
+import type { Deadline } from "../_deadline.ts";
+import { withEndpoint } from "../_errors.ts";
+
+/** How a trigger travelled. */
+export type TriggerTransport = "inet" | "unix" | "fifo";
+
+/** What a trigger client reports once the trigger is delivered and its socket or file closed. */
+export interface TriggerResult {
+  /** The endpoint, with its transport prefix: `"unix:/var/spool/postfix/public/qmgr"`. */
+  endpoint: string;
+  /** The transport used. */
+  transport: TriggerTransport;
+  /** Bytes written: the request plus its NUL on a stream, the request alone on a FIFO. */
+  bytes: number;
+  /**
+   * Whether the peer closed (or reset, or answered) before the timeout. Always
+   * false for a FIFO, which has no reply.
+   */
+  peerClosed: boolean;
+  /** Milliseconds from the call to the result. */
+  elapsed: number;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Checks a request and returns its bytes, with `extra` spare bytes at the end.
+ *
+ * @throws {TypeError} when it is neither a string nor a Uint8Array.
+ */
+export function requestBytes(request: unknown, extra = 0): Uint8Array {
+  if (typeof request === "string") {
+    if (extra === 0) return encoder.encode(request);
+    const bytes = new Uint8Array(request.length * 3 + extra);
+    const { written } = encoder.encodeInto(request, bytes);
+    return bytes.subarray(0, written + extra);
+  }
+  if (request instanceof Uint8Array) {
+    if (extra === 0) return request;
+    const bytes = new Uint8Array(request.length + extra);
+    bytes.set(request);
+    return bytes;
+  }
+  throw new TypeError(`request must be a string or a Uint8Array, got ${typeof request}`);
+}
+
+/**
+ * Sends a stream trigger on `conn` and closes it: `wire` (the request with
+ * its NUL) in one write, then waits for the peer to close, send or reset,
+ * bounded by `deadline`.
+ *
+ * The peer resetting after the whole request was written is delivery, not
+ * failure: Postfix's trigger server closes after one read, and a client that
+ * still writes gets EPIPE or ECONNRESET.
+ */
+export async function sendStream(
+  conn: Deno.Conn,
+  wire: Uint8Array,
+  deadline: Deadline,
+  what: string,
+): Promise<{ bytes: number; peerClosed: boolean }> {
+  // Bounded wait: Deno has no signal for reads and writes, so the deadline closes the socket.
+  let closed = false;
+  const onAbort = () => {
+    closed = true;
+    conn.close();
+  };
+  deadline.signal.addEventListener("abort", onAbort, { once: true });
+  let written = 0;
+  try {
+    try {
+      while (written < wire.length) written += await conn.write(wire.subarray(written));
+    } catch (error) {
+      if (deadline.signal.aborted) throw deadline.reason;
+      // Delivered: only the NUL was refused; the peer read the request and closed.
+      if (written < wire.length - 1 || !isPeerGone(error)) throw withEndpoint(error, what);
+      return { bytes: written, peerClosed: true };
+    }
+    try {
+      await conn.read(new Uint8Array(1));
+    } catch (error) {
+      if (deadline.signal.aborted) {
+        // Timed out waiting for the close: the request was delivered all the same.
+        if (deadline.timedOut) return { bytes: written, peerClosed: false };
+        throw deadline.reason;
+      }
+      // The peer reset instead of closing: it read and went away.
+      if (!isPeerGone(error)) throw withEndpoint(error, what);
+    }
+    return { bytes: written, peerClosed: true };
+  } finally {
+    deadline.signal.removeEventListener("abort", onAbort);
+    if (!closed) conn.close();
+  }
+}
+
+/** EPIPE or ECONNRESET: the peer has closed its end. */
+function isPeerGone(error: unknown): boolean {
+  return error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset;
+}

@@ -1,0 +1,165 @@
+/**
+ * Internal: the two trigger server loops, one for stream listeners (TCP and
+ * UNIX-domain) and one for FIFOs, and what they share: bounded handler calls.
+ *
+ * @module
+ */
+import { formatHostPort } from "../connect/_host_port.ts";
+import type { FifoListener } from "../listen/fifo_listen.ts";
+import { readRequest } from "./_read_request.ts";
+import type { TriggerTransport } from "./_request.ts";
+import type { TriggerHandler, TriggerServer } from "./trigger_server.ts";
+
+/** The checked options a server runs with. */
+export interface Settings {
+  readTimeout: number;
+  pause: number;
+  maxRequestBytes: number;
+  maxConnections: number;
+  handlerTimeout: number;
+  onError: (error: unknown) => void;
+  handler: TriggerHandler;
+}
+
+/** Calls the handler, bounded by `handlerTimeout`; never throws. */
+async function callHandler(
+  settings: Settings,
+  transport: TriggerTransport,
+  endpoint: string,
+  data: Uint8Array,
+  request: Uint8Array,
+): Promise<void> {
+  const controller = new AbortController();
+  const { promise: expired, resolve } = Promise.withResolvers<void>();
+  const timer = setTimeout(() => {
+    const error = new DOMException(
+      `Trigger handler for "${endpoint}" did not settle within ${settings.handlerTimeout} ms`,
+      "TimeoutError",
+    );
+    controller.abort(error);
+    settings.onError(error);
+    resolve();
+  }, settings.handlerTimeout);
+  try {
+    // Promise.try: a handler that throws synchronously is reported like one that rejects.
+    const running = Promise.try(settings.handler, { request, data, transport, endpoint, signal: controller.signal });
+    await Promise.race([running.catch(settings.onError), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Serves a TCP or UNIX-domain listener: one trigger per connection. */
+export class StreamServer implements TriggerServer {
+  readonly endpoint: string;
+  readonly transport: TriggerTransport;
+  readonly finished: Promise<void>;
+  readonly #listener: Deno.TcpListener | Deno.UnixListener;
+  readonly #settings: Settings;
+  readonly #running = new Set<Promise<void>>();
+  readonly #stops = new Set<() => void>();
+  #closing = false;
+  #slotFree: PromiseWithResolvers<void> | undefined;
+
+  constructor(listener: Deno.TcpListener | Deno.UnixListener, settings: Settings) {
+    this.#listener = listener;
+    this.#settings = settings;
+    const addr = listener.addr;
+    this.transport = addr.transport === "tcp" ? "inet" : "unix";
+    this.endpoint = addr.transport === "tcp"
+      ? `inet:${formatHostPort(addr.hostname, addr.port)}`
+      : `unix:${(addr as Deno.UnixAddr).path}`;
+    this.finished = this.#acceptLoop();
+  }
+
+  async #acceptLoop(): Promise<void> {
+    const { maxConnections } = this.#settings;
+    while (!this.#closing) {
+      // Flow control: beyond maxConnections, new connections wait in the listen queue.
+      if (this.#running.size >= maxConnections) {
+        this.#slotFree = Promise.withResolvers<void>();
+        await this.#slotFree.promise;
+        continue;
+      }
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (this.#closing) break;
+        this.#settings.onError(error);
+        // An accept error other than our close (EMFILE, say): wait for a slot before retrying.
+        if (this.#running.size === 0) break;
+        this.#slotFree = Promise.withResolvers<void>();
+        await this.#slotFree.promise;
+        continue;
+      }
+      const task = this.#serve(conn).finally(() => {
+        this.#running.delete(task);
+        this.#slotFree?.resolve();
+      });
+      this.#running.add(task);
+    }
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+  }
+
+  async #serve(conn: Deno.Conn): Promise<void> {
+    const settings = this.#settings;
+    const { data, error, cut } = await readRequest(conn, settings, this.#stops);
+    if (error !== undefined) settings.onError(error);
+    // A silent connection cut short by close() is not a trigger.
+    if (cut && data.length === 0) return;
+    const request = data.length > 0 && data[data.length - 1] === 0 ? data.subarray(0, -1) : data;
+    await callHandler(settings, this.transport, this.endpoint, data, request);
+  }
+
+  close(): Promise<void> {
+    if (!this.#closing) {
+      this.#closing = true;
+      // Closing the listener ends the pending accept; Deno unlinks a UNIX-domain socket's path.
+      this.#listener.close();
+      for (const stop of this.#stops) stop();
+      this.#slotFree?.resolve();
+    }
+    return this.finished;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** Serves a FIFO: one trigger per chunk read, handlers one at a time, as Postfix. */
+export class FifoServer implements TriggerServer {
+  readonly endpoint: string;
+  readonly transport: TriggerTransport = "fifo";
+  readonly finished: Promise<void>;
+  readonly #fifo: FifoListener;
+  readonly #settings: Settings;
+
+  constructor(fifo: FifoListener, settings: Settings) {
+    this.#fifo = fifo;
+    this.#settings = settings;
+    this.endpoint = `fifo:${fifo.path}`;
+    this.finished = this.#readLoop();
+  }
+
+  async #readLoop(): Promise<void> {
+    try {
+      for await (const chunk of this.#fifo) {
+        await callHandler(this.#settings, "fifo", this.endpoint, chunk, chunk);
+      }
+    } catch (error) {
+      this.#settings.onError(error);
+      await this.#fifo.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#fifo.close();
+    await this.finished;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

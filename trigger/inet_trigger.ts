@@ -1,0 +1,92 @@
+/**
+ * Sends a trigger to a TCP service, as Postfix's inet_trigger.
+ *
+ * @module
+ */
+import { inetConnect, type InetConnectOptions } from "../connect/inet_connect.ts";
+import { parseHostPort } from "../connect/_host_port.ts";
+import { checkSignal, checkTimeout, Deadline } from "../_deadline.ts";
+import { requestBytes, sendStream, type TriggerResult } from "./_request.ts";
+
+export type { TriggerResult, TriggerTransport } from "./_request.ts";
+
+/** Options for {@linkcode inetTrigger}. */
+export interface InetTriggerOptions
+  extends Pick<InetConnectOptions, "protocols" | "strategy" | "attemptDelay" | "attemptTimeout" | "lookup"> {
+  /**
+   * Milliseconds the whole trigger may take: resolution, connect, write,
+   * and the wait for the server to close (Postfix `trigger_timeout`).
+   * @default {10000}
+   */
+  timeout?: number;
+  /** Aborts the trigger; the promise rejects with `signal.reason`. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Sends a trigger to a TCP service. Requires `--allow-net` permission.
+ *
+ * Connects as {@linkcode inetConnect} does (Postfix address syntax, Happy
+ * Eyeballs or serial), writes the request followed by one NUL byte in ONE
+ * write, then waits for the server to close, all within `timeout`. A server
+ * that closes or resets after the request counts as delivered; one that has
+ * not closed by the timeout gives `peerClosed: false`. The socket is closed
+ * before the promise settles.
+ *
+ * @param address The service, e.g. `"127.0.0.1:10025"`.
+ * @param request The request bytes.
+ * @param options Timeout, signal and connect options.
+ * @returns What was sent and how it ended.
+ * @throws {TypeError} when an argument has the wrong type.
+ * @throws {SyntaxError} when `address` cannot be parsed.
+ * @throws {RangeError} when the port or a timeout is out of range.
+ * @throws {Deno.errors.NotCapable} when `--allow-net` does not cover the address.
+ * @throws {Deno.errors.NotFound} when the host does not resolve to an allowed address.
+ * @throws {Deno.errors.ConnectionRefused} when nothing listens (or the class of the last failure).
+ * @throws {DOMException} `TimeoutError` when the connect or the write does not finish in time.
+ * @throws {unknown} `signal.reason` when `signal` aborts.
+ * @see Port of Postfix inet_trigger(3).
+ * @tags allow-net
+ *
+ * @example Wake a TCP server on loopback
+ * ```ts
+ * import { inetTrigger } from "@postnet/net/trigger";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const server = (async () => {
+ *   using conn = await listener.accept();
+ *   const buffer = new Uint8Array(1024);
+ *   return buffer.subarray(0, (await conn.read(buffer)) ?? 0);
+ * })();
+ * const result = await inetTrigger(`127.0.0.1:${listener.addr.port}`, "W");
+ * console.log(await server); // Uint8Array [87, 0]
+ * console.log(result.peerClosed); // true
+ * ```
+ */
+export async function inetTrigger(
+  address: string,
+  request: string | Uint8Array,
+  options: InetTriggerOptions = {},
+): Promise<TriggerResult> {
+  const start = performance.now();
+  // Sanity check: everything the caller gave, before any I/O.
+  parseHostPort(address, "client");
+  const wire = requestBytes(request, 1);
+  const timeout = checkTimeout("timeout", options.timeout, 10_000);
+  const signal = checkSignal(options.signal);
+  const endpoint = `inet:${address}`;
+
+  const what = `Cannot trigger "${endpoint}"`;
+  using deadline = new Deadline(what, timeout, signal);
+  const conn = await inetConnect(address, {
+    protocols: options.protocols,
+    strategy: options.strategy,
+    attemptDelay: options.attemptDelay,
+    attemptTimeout: options.attemptTimeout,
+    lookup: options.lookup,
+    signal: deadline.signal,
+    timeout: Infinity,
+  });
+  const { bytes, peerClosed } = await sendStream(conn, wire, deadline, what);
+  return { endpoint, transport: "inet", bytes, peerClosed, elapsed: performance.now() - start };
+}

@@ -1,0 +1,39 @@
+/**
+ * Triggers: the brief connect-write-close wake-ups Postfix daemons send each
+ * other, over TCP, UNIX-domain sockets and FIFOs, and a server that receives
+ * them.
+ *
+ * Postfix's qmgr reads each request byte as a command: `I` or `W` (scan the
+ * incoming queue), `D` (deferred queue), `A` (ignore time stamps), `F`
+ * (flush dead destinations).
+ *
+ * ```ts
+ * import { serveTriggers, trigger } from "@postnet/net/trigger";
+ *
+ * const path = `${await Deno.makeTempDir()}/qmgr`;
+ * const received: string[] = [];
+ * await using server = await serveTriggers(`unix:${path}`, ({ request }) => {
+ *   received.push(new TextDecoder().decode(request));
+ * });
+ * await trigger(`unix:${path}`, "I");
+ * await server.close();
+ * console.log(received); // ["I"]
+ * ```
+ *
+ * ## Required permissions
+ *
+ * | Function | Narrowest flags |
+ * | --- | --- |
+ * | {@linkcode inetTrigger} | `--allow-net=HOST:PORT` |
+ * | {@linkcode unixTrigger} | `--allow-read=PATH --allow-write=PATH --allow-net=unix:/ABS/PATH` |
+ * | {@linkcode fifoTrigger} | `--allow-read=PATH --allow-write=PATH` |
+ * | {@linkcode trigger} | those of the transport used |
+ * | {@linkcode serveTriggers} | those of {@linkcode inetListen}, {@linkcode unixListen} or {@linkcode fifoListen} |
+ *
+ * @module
+ */
+export * from "./inet_trigger.ts";
+export * from "./unix_trigger.ts";
+export * from "./fifo_trigger.ts";
+export * from "./trigger.ts";
+export * from "./trigger_server.ts";

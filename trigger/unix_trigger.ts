@@ -1,0 +1,87 @@
+/**
+ * Sends a trigger to a UNIX-domain socket service, as Postfix's unix_trigger.
+ *
+ * @module
+ */
+import { unixConnect } from "../connect/unix_connect.ts";
+import { checkSignal, checkTimeout, Deadline } from "../_deadline.ts";
+import { checkSocketPath } from "../_path.ts";
+import { requestBytes, sendStream, type TriggerResult } from "./_request.ts";
+
+export type { TriggerResult, TriggerTransport } from "./_request.ts";
+
+/** Options for {@linkcode unixTrigger}. */
+export interface UnixTriggerOptions {
+  /**
+   * Milliseconds the whole trigger may take: connect, write, and the wait
+   * for the server to close (Postfix `trigger_timeout`).
+   * @default {10000}
+   */
+  timeout?: number;
+  /** Aborts the trigger; the promise rejects with `signal.reason`. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Sends a trigger to a UNIX-domain socket service, such as Postfix's
+ * `public/qmgr` or `public/pickup`. Requires `--allow-read`, `--allow-write`
+ * and `--allow-net` (scoped as `unix:/abs/path`) permissions.
+ *
+ * Connects, writes the request followed by one NUL byte in ONE write, then
+ * waits for the server to close, all within `timeout`. Postfix writes the
+ * request and the NUL separately, which races the server's single read and
+ * kills postkick with SIGPIPE; here a server that closes or resets after
+ * the request counts as delivered. When the server has not closed by the
+ * timeout, the trigger still resolves (the request was written), with
+ * `peerClosed: false`. The socket is closed before the promise settles.
+ *
+ * @param path The service's socket path.
+ * @param request The request bytes, e.g. `"I"` (qmgr: scan incoming).
+ * @param options Timeout and signal.
+ * @returns What was sent and how it ended.
+ * @throws {TypeError} when an argument has the wrong type.
+ * @throws {RangeError} when the path is empty, too long or holds a NUL, or the timeout is negative.
+ * @throws {Deno.errors.NotCapable} when a permission is missing; the message names the flag.
+ * @throws {Deno.errors.NotFound} when nothing is at `path`.
+ * @throws {Deno.errors.ConnectionRefused} when no process listens on the socket.
+ * @throws {Deno.errors.WouldBlock} when the listener's backlog is full.
+ * @throws {DOMException} `TimeoutError` when the connect or the write does not finish in time.
+ * @throws {unknown} `signal.reason` when `signal` aborts.
+ * @see Port of Postfix unix_trigger(3).
+ * @tags allow-read, allow-write, allow-net
+ *
+ * @example Wake a server listening on a socket
+ * ```ts
+ * import { unixTrigger } from "@postnet/net/trigger";
+ *
+ * const path = `${await Deno.makeTempDir()}/qmgr`;
+ * using listener = Deno.listen({ transport: "unix", path });
+ * const server = (async () => {
+ *   using conn = await listener.accept();
+ *   const buffer = new Uint8Array(1024);
+ *   return buffer.subarray(0, (await conn.read(buffer)) ?? 0);
+ * })();
+ * const result = await unixTrigger(path, "I");
+ * console.log(await server); // Uint8Array [73, 0]: "I" and its NUL
+ * console.log(result.bytes, result.peerClosed); // 2 true
+ * ```
+ */
+export async function unixTrigger(
+  path: string,
+  request: string | Uint8Array,
+  options: UnixTriggerOptions = {},
+): Promise<TriggerResult> {
+  const start = performance.now();
+  // Sanity check: everything the caller gave, before any I/O.
+  checkSocketPath(path);
+  const wire = requestBytes(request, 1);
+  const timeout = checkTimeout("timeout", options.timeout, 10_000);
+  const signal = checkSignal(options.signal);
+  const endpoint = `unix:${path}`;
+
+  const what = `Cannot trigger "${endpoint}"`;
+  using deadline = new Deadline(what, timeout, signal);
+  const conn = await unixConnect(path, { signal: deadline.signal, timeout: Infinity });
+  const { bytes, peerClosed } = await sendStream(conn, wire, deadline, what);
+  return { endpoint, transport: "unix", bytes, peerClosed, elapsed: performance.now() - start };
+}
