@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { isIP } from "node:net";
 import { formatHostPort, parseHostPort } from "./_host_port.ts";
 import { checkProtocols, interleave, resolve } from "./_resolve.ts";
 import type { InetProtocols, LookupAddress, LookupFunction } from "./_resolve.ts";
@@ -68,7 +69,8 @@ export interface InetConnectOptions {
  *
  * A host name is resolved with getaddrinfo (so `/etc/hosts` applies); the
  * addresses are then tried per `strategy`. When `--allow-net` names the host
- * but not its addresses, the name is handed to `Deno.connect`, which
+ * but not its addresses (or names only `HOST:PORT`, which the system resolver
+ * needs as plain `HOST`), the name is handed to `Deno.connect`, which
  * resolves it itself and uses its own Happy Eyeballs; `protocols` is then
  * checked after connecting and `lookup` is not used. Socket buffer sizes
  * (Postfix `inet_windowsize`) cannot be set: Deno has no setsockopt.
@@ -125,8 +127,11 @@ export async function inetConnect(
   deadline.throwIfAborted();
   let conn: Deno.TcpConn;
   try {
-    const addresses = await resolve(host, protocols, options.lookup, deadline.signal, what);
-    if (addresses.every((a) => hasPermission({ name: "net", host: formatHostPort(a.address, port) }))) {
+    // The system resolver (node:dns) needs --allow-net=HOST, every port; a
+    // grant of HOST:PORT alone only lets Deno.connect resolve the name itself.
+    const byName = options.lookup === undefined && isIP(host) === 0 && !hasPermission({ name: "net", host });
+    const addresses = byName ? [] : await resolve(host, protocols, options.lookup, deadline.signal, what);
+    if (!byName && addresses.every((a) => hasPermission({ name: "net", host: formatHostPort(a.address, port) }))) {
       const order = strategy === "serial" ? addresses : interleave(addresses);
       const delay = strategy === "serial" ? Infinity : attemptDelay;
       conn = await connectFirst(order, port, { attemptDelay: delay, attemptTimeout }, deadline.signal);

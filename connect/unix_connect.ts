@@ -75,8 +75,11 @@ export async function unixConnect(
     return await Promise.race([connecting, aborted]);
   } catch (error) {
     if (deadline.signal.aborted) {
-      // Timed connect: a connection that arrives after the deadline is closed.
-      connecting.then((conn) => conn.close(), () => {});
+      // Timed connect: a connection that arrives after the deadline is closed
+      // before the promise settles, so nothing outlives the call. The wait is
+      // short: a UNIX-domain connect never blocks (a full backlog is EAGAIN).
+      // Its own failure is moot: the caller gets the abort reason.
+      await connecting.then((conn) => conn.close(), () => {});
       throw deadline.reason;
     }
     throw withEndpoint(error, what);
