@@ -33,15 +33,16 @@ export function sameFile(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
 }
 
 /**
- * Checks a file mode option: an integer from 0 to 0o7777.
+ * Checks a file mode option: an integer from 0 to `max` (0o7777 unless told).
  *
- * @throws {RangeError} otherwise.
+ * @throws {TypeError} when it is not a number.
+ * @throws {RangeError} when it is not an integer in range.
  */
-export function checkMode(mode: unknown, fallback: number): number {
+export function checkMode(mode: unknown, fallback: number, max = 0o7777): number {
   if (mode === undefined) return fallback;
   if (typeof mode !== "number") throw new TypeError(`mode must be a number, got ${typeof mode}`);
-  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
-    throw new RangeError(`mode must be an integer from 0 to 0o7777, got ${mode}`);
+  if (!Number.isInteger(mode) || mode < 0 || mode > max) {
+    throw new RangeError(`mode must be an integer from 0 to 0o${max.toString(8)}, got ${mode}`);
   }
   return mode;
 }

@@ -12,8 +12,8 @@ import { checkMode, kindOf, lstatOrUndefined, sameFile } from "./_path_kind.ts";
 /** Options for {@linkcode fifoListen}. */
 export interface FifoListenOptions {
   /**
-   * Permission bits of a FIFO this call creates, whatever the umask (Postfix's
-   * master uses 0622). An existing FIFO keeps its mode.
+   * Permission bits (0 to 0o777) of a FIFO this call creates, whatever the
+   * umask (Postfix's master uses 0622). An existing FIFO keeps its mode.
    * @default {0o622}
    */
   mode?: number;
@@ -38,8 +38,9 @@ export interface FifoListener extends AsyncIterable<Uint8Array>, AsyncDisposable
   read(): Promise<Uint8Array | null>;
   /**
    * Stops listening: ends a pending read (it still returns what writers put
-   * in the FIFO before the call), closes the FIFO and removes it if this
-   * listener created it. Bytes written after the call may be lost.
+   * in the FIFO before the call, up to `readSize` bytes, less a trailing NUL
+   * byte: close() wakes the read with one), closes the FIFO and removes it if
+   * this listener created it. Bytes written after the call may be lost.
    */
   close(): Promise<void>;
 }
@@ -85,7 +86,8 @@ export interface FifoListener extends AsyncIterable<Uint8Array>, AsyncDisposable
 export async function fifoListen(path: string, options: FifoListenOptions = {}): Promise<FifoListener> {
   // Sanity check: everything the caller gave, before any I/O.
   checkPath(path);
-  const mode = checkMode(options.mode, 0o622);
+  // Only permission bits: mkfifo refuses set-id and sticky bits on a FIFO.
+  const mode = checkMode(options.mode, 0o622, 0o777);
   const readSize = options.readSize ?? 65536;
   if (!Number.isInteger(readSize) || readSize < 1) {
     throw new RangeError(`readSize must be a positive integer, got ${readSize}`);
@@ -110,17 +112,25 @@ export async function fifoListen(path: string, options: FifoListenOptions = {}):
   } catch (error) {
     throw withEndpoint(error, what);
   }
+  let wake: number | undefined;
   try {
     // Safety net: the path may have been swapped between lstat and open.
     if (!sameFile(found, await file.stat())) {
       throw new Deno.errors.AlreadyExists(`${what}: the path changed while it was opened; it was left alone`);
     }
     drain(path, found);
+    // A second, non-blocking writer that close() uses to end a pending read,
+    // opened now so that close() works even if the path is removed later.
+    wake = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    if (!sameInode(fstatSync(wake), found)) {
+      throw new Deno.errors.AlreadyExists(`${what}: the path changed while it was opened; it was left alone`);
+    }
   } catch (error) {
+    if (wake !== undefined) closeSync(wake);
     file.close();
     throw error;
   }
-  return new Listener(path, file, found, created, readSize);
+  return new Listener(path, file, wake, found, created, readSize);
 }
 
 /** Creates a FIFO with the exact mode (`mkfifo -m` is not subject to the umask). */
@@ -175,14 +185,16 @@ class Listener implements FifoListener {
   readonly path: string;
   readonly created: boolean;
   readonly #file: Deno.FsFile;
+  readonly #wake: number;
   readonly #info: Deno.FileInfo;
   readonly #buffer: Uint8Array;
   #reading: Promise<number | null> | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(path: string, file: Deno.FsFile, info: Deno.FileInfo, created: boolean, readSize: number) {
+  constructor(path: string, file: Deno.FsFile, wake: number, info: Deno.FileInfo, created: boolean, readSize: number) {
     this.path = path;
     this.#file = file;
+    this.#wake = wake;
     this.#info = info;
     this.created = created;
     this.#buffer = new Uint8Array(readSize);
@@ -201,10 +213,11 @@ class Listener implements FifoListener {
     if (n === null) return null;
     const chunk = this.#buffer.slice(0, n);
     if (!this.#closing) return chunk;
-    // close() woke this read with one byte of its own, written after the
-    // writers' bytes already in the FIFO: drop it, deliver the rest.
-    const wake = chunk.lastIndexOf(0);
-    const rest = wake < 0 ? chunk : new Uint8Array([...chunk.subarray(0, wake), ...chunk.subarray(wake + 1)]);
+    // close() may have woken this read with a NUL of its own, written after
+    // the writers' bytes already in the FIFO, so it can only be the LAST
+    // byte; a NUL elsewhere is a writer's and stays. (The read may also have
+    // returned the writers' bytes before the wake byte came.)
+    const rest = chunk.at(-1) === 0 ? chunk.subarray(0, -1) : chunk;
     return rest.length > 0 ? rest : null;
   }
 
@@ -219,18 +232,22 @@ class Listener implements FifoListener {
 
   async #close(): Promise<void> {
     const reading = this.#reading;
-    if (reading) {
-      // A pending FIFO read cannot be cancelled, and it holds the file: wake
-      // it with a byte written through a second, non-blocking descriptor.
-      const fd = openSync(this.path, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-      try {
-        if (sameInode(fstatSync(fd), this.#info)) writeSync(fd, new Uint8Array(1));
-      } finally {
-        closeSync(fd);
+    try {
+      if (reading) {
+        // A pending FIFO read cannot be cancelled, and it holds the file: wake
+        // it with a byte written through the second descriptor, kept for this.
+        try {
+          writeSync(this.#wake, new Uint8Array(1));
+        } catch (error) {
+          // EAGAIN: the pipe is full, so the pending read has bytes and returns by itself.
+          if ((error as { code?: string }).code !== "EAGAIN") throw error;
+        }
+        await reading.catch(() => null);
       }
-      await reading.catch(() => null);
+    } finally {
+      closeSync(this.#wake);
+      this.#file.close();
     }
-    this.#file.close();
     if (!this.created) return;
     // Safety net: remove only the FIFO this listener made, not one put there since.
     const now = await lstatOrUndefined(this.path);
