@@ -110,6 +110,7 @@ export async function fifoListen(path: string, options: FifoListenOptions = {}):
   try {
     file = await Deno.open(path, { read: true, write: true });
   } catch (error) {
+    if (created) await removeIfSame(path, found);
     throw withEndpoint(error, what);
   }
   let wake: number | undefined;
@@ -128,9 +129,16 @@ export async function fifoListen(path: string, options: FifoListenOptions = {}):
   } catch (error) {
     if (wake !== undefined) closeSync(wake);
     file.close();
+    if (created) await removeIfSame(path, found);
     throw error;
   }
   return new Listener(path, file, wake, found, created, readSize);
+}
+
+/** Removes the FIFO this call created, unless the path now holds another file. */
+async function removeIfSame(path: string, created: Deno.FileInfo): Promise<void> {
+  const now = await lstatOrUndefined(path);
+  if (now && sameFile(now, created)) await Deno.remove(path);
 }
 
 /** Creates a FIFO with the exact mode (`mkfifo -m` is not subject to the umask). */
@@ -250,8 +258,7 @@ class Listener implements FifoListener {
     }
     if (!this.created) return;
     // Safety net: remove only the FIFO this listener made, not one put there since.
-    const now = await lstatOrUndefined(this.path);
-    if (now && sameFile(now, this.#info)) await Deno.remove(this.path);
+    await removeIfSame(this.path, this.#info);
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -34,7 +34,9 @@ export interface UnixListenOptions {
  * Unlike Postfix, which unlinks whatever is at the path, this removes only a
  * stale socket: one that nothing answers (a connect is refused). A live
  * listener, a regular file, a directory, a symbolic link or anything else is
- * refused and left untouched. The socket then gets `mode` with `chmod`; until
+ * refused and left untouched. (The probe's connect reaches a live listener
+ * as an empty connection, which a trigger server treats as a 0-byte
+ * trigger, as Postfix's does.) The socket then gets `mode` with `chmod`; until
  * then it has the umask's mode. Closing the listener removes the socket
  * (Deno unlinks the path on close). The backlog is Deno's; it cannot be set
  * for UNIX-domain sockets.
