@@ -2,8 +2,14 @@
  * Internal: permission checks made before any I/O, so that a sandboxed
  * caller learns the exact flag to add instead of a generic denial.
  *
+ * Where Deno would prompt (an interactive run without the flag), the check
+ * prompts; with `--no-prompt`, or when stdin or stderr is not a terminal,
+ * Deno answers "denied" at once and nothing is printed, so a sandboxed
+ * script never hangs on a check.
+ *
  * @module
  */
+import { resolve } from "node:path";
 
 /**
  * Throws `Deno.errors.NotCapable` unless `descriptor` is granted. When Deno
@@ -40,9 +46,15 @@ export function requireReadWrite(path: string, what: string): void {
   requirePermission({ name: "write", path }, `--allow-write=${path}`, what);
 }
 
-/** Requires what a UNIX-domain socket at `path` needs: read, write and net `unix:` access. */
+/**
+ * Requires what a UNIX-domain socket at `path` needs: read, write and net
+ * `unix:` access. A `unix:` grant takes an absolute path only, so a relative
+ * `path` is resolved against the working directory (Deno.cwd() needs no
+ * permission) and normalized, as Deno resolves it for its own check: the
+ * flag in the message is one that works.
+ */
 export function requireUnixSocket(path: string, what: string): void {
   requireReadWrite(path, what);
-  const abs = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  const abs = resolve(path);
   requirePermission({ name: "net", host: `unix:${abs}` }, `--allow-net=unix:${abs}`, what);
 }
