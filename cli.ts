@@ -135,8 +135,29 @@ async function watch(args: string[]): Promise<number> {
   parseEndpoint(positionals[0], "server");
 
   const stop = new AbortController();
+  // Catch SIGINT and SIGTERM before the socket or FIFO exists: a signal sent
+  // as soon as it is visible must still remove it, not kill the process.
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  const onSignal = () => stop.abort();
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  try {
+    await serve(positionals[0], stop, count, mode, maxRequestBytes);
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+  }
+  return 0;
+}
+
+/** Serves triggers until `count` have been printed or `stop` aborts. */
+async function serve(
+  endpoint: string,
+  stop: AbortController,
+  count: number | undefined,
+  mode: number | undefined,
+  maxRequestBytes: number | undefined,
+): Promise<void> {
   let seen = 0;
-  const server: TriggerServer = await serveTriggers(positionals[0], (t: TriggerRequest) => {
+  const server: TriggerServer = await serveTriggers(endpoint, (t: TriggerRequest) => {
     if (count !== undefined && seen >= count) return;
     seen++;
     const line = {
@@ -153,21 +174,16 @@ async function watch(args: string[]): Promise<number> {
     signal: stop.signal,
     onError: (error) => console.error(`postnet watch: ${(error as Error).message ?? error}`),
   });
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  const onSignal = () => stop.abort();
-  for (const s of signals) Deno.addSignalListener(s, onSignal);
-  try {
-    await server.finished;
-  } finally {
-    for (const s of signals) Deno.removeSignalListener(s, onSignal);
-  }
-  return 0;
+  await server.finished;
 }
 
 async function demo(args: string[]): Promise<number> {
-  const { values } = parse(args, {});
+  const { values, positionals } = parse(args, {});
   if (values.help) return help("demo");
-  const dir = await Deno.makeTempDir({ prefix: "postnet-demo-" });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  // Under /tmp whatever TMPDIR says: the cli permission set grants /tmp, and
+  // socket paths there stay well under the 108-byte limit.
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "postnet-demo-" });
   try {
     const rows: string[][] = [["transport", "endpoint", "sent", "arrived", "bytes", "ms"]];
     for (const endpoint of [`unix:${dir}/qmgr`, `fifo:${dir}/pickup`, "inet:127.0.0.1:0"]) {
@@ -209,7 +225,9 @@ export async function main(args: string[]): Promise<number> {
   const commands: Record<string, (args: string[]) => Promise<number>> = { kick, watch, demo };
   try {
     if (command === undefined || command === "--help" || command === "-h" || command === "help") {
-      console.log(HELP.main);
+      // No command is a usage error: the usage goes to stderr then, not to stdout.
+      if (command === undefined) console.error(HELP.main);
+      else console.log(HELP.main);
       return command === undefined ? 2 : 0;
     }
     const run = commands[command];

@@ -119,7 +119,8 @@ export async function fifoListen(path: string, options: FifoListenOptions = {}):
     if (!sameFile(found, await file.stat())) {
       throw new Deno.errors.AlreadyExists(`${what}: the path changed while it was opened; it was left alone`);
     }
-    drain(path, found);
+    // A FIFO made just now holds nothing stale, only triggers already meant for us.
+    if (!created) drain(path, found);
     // A second, non-blocking writer that close() uses to end a pending read,
     // opened now so that close() works even if the path is removed later.
     wake = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);

@@ -822,9 +822,6 @@ Deno.test("doc examples: each module's examples run under exactly its permission
 });
 
 Deno.test({
-  // Ignored until cli.ts's demo makes its directory under /tmp (the set's grant) instead of
-  // $TMPDIR; see the report that came with this test.
-  ignore: true,
   name: "-P=cli: demo works whatever TMPDIR is",
   async fn() {
     const run = await cli(["-P=cli"], ["demo"], { TMPDIR: "/nonexistent/postnet-tmpdir" });

@@ -53,7 +53,13 @@ export async function readRequest(
     close();
   };
   stop.add(shutdown);
-  let timer = setTimeout(close, limits.readTimeout);
+  // A timer can fire in the same turn as bytes that arrived in time, when the
+  // process was busy: close one turn later, after pending reads are delivered
+  // (a read that completes meanwhile replaces the timer).
+  const expire = () => {
+    timer = setTimeout(close, 0);
+  };
+  let timer = setTimeout(expire, limits.readTimeout);
   try {
     while (length < buffer.length) {
       const n = await conn.read(buffer.subarray(length));
@@ -61,7 +67,7 @@ export async function readRequest(
       length += n;
       if (buffer[length - 1] === 0) break;
       clearTimeout(timer);
-      timer = setTimeout(close, limits.pause);
+      timer = setTimeout(expire, limits.pause);
     }
   } catch (cause) {
     // A read ended by our own timer or shutdown is the limit working, not an error.

@@ -150,8 +150,11 @@ export class FifoServer implements TriggerServer {
       }
     } catch (error) {
       this.#settings.onError(error);
-      await this.#fifo.close();
     }
+    // The loop ends as soon as close() starts: finish the close (the FIFO's
+    // removal) before `finished` resolves, so a caller that awaits only
+    // `finished` (a signal-stopped server) finds the FIFO gone.
+    await this.#fifo.close();
   }
 
   async close(): Promise<void> {

@@ -67,15 +67,16 @@ export function fifoTrigger(
   options: FifoTriggerOptions = {},
 ): Promise<TriggerResult> {
   const start = performance.now();
-  // Sanity check: everything the caller gave, before any I/O.
-  checkPath(path);
-  const data = requestBytes(request);
-  checkTimeout("timeout", options.timeout, 10_000);
-  const signal = checkSignal(options.signal);
-  const endpoint = `fifo:${path}`;
-  const what = `Cannot trigger "${endpoint}"`;
-  requireReadWrite(path, what);
+  // Every failure is a rejection, never a synchronous throw, as from the async siblings.
   try {
+    // Sanity check: everything the caller gave, before any I/O.
+    checkPath(path);
+    const data = requestBytes(request);
+    checkTimeout("timeout", options.timeout, 10_000);
+    const signal = checkSignal(options.signal);
+    const endpoint = `fifo:${path}`;
+    const what = `Cannot trigger "${endpoint}"`;
+    requireReadWrite(path, what);
     signal?.throwIfAborted();
     const bytes = write(path, data, what);
     return Promise.resolve({

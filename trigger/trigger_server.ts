@@ -9,6 +9,7 @@ import { inetListen } from "../listen/inet_listen.ts";
 import { unixListen } from "../listen/unix_listen.ts";
 import { fifoListen, type FifoListener } from "../listen/fifo_listen.ts";
 import { parseEndpoint } from "./_endpoint.ts";
+import { lstatOrUndefined } from "../listen/_path_kind.ts";
 import { FifoServer, type Settings, StreamServer } from "./_servers.ts";
 import type { TriggerTransport } from "./_request.ts";
 
@@ -157,7 +158,10 @@ export async function serveTriggers(
     ? await listen(endpoint, options.mode, settings.maxRequestBytes)
     : endpoint;
   const server = "accept" in listener ? new StreamServer(listener, settings) : new FifoServer(listener, settings);
-  if (signal) {
+  if (signal?.aborted) {
+    // The signal aborted while the listener was being made: an abort event will not come again.
+    void server.close();
+  } else if (signal) {
     const onAbort = () => void server.close();
     signal.addEventListener("abort", onAbort, { once: true });
     server.finished.finally(() => signal.removeEventListener("abort", onAbort));
@@ -179,7 +183,7 @@ async function listen(endpoint: string, mode: number | undefined, readSize: numb
   if (parsed.transport === "inet") return inetListen(parsed.address);
   let transport = parsed.transport;
   if (transport === undefined) {
-    const info = await Deno.lstat(parsed.path).catch(() => undefined);
+    const info = await lstatOrUndefined(parsed.path);
     transport = info?.isFifo ? "fifo" : "unix";
   }
   if (transport === "fifo") return await fifoListen(parsed.path, { mode, readSize });
