@@ -5,8 +5,10 @@
  *
  * The instance never touches the system's default Postfix (`/etc/postfix`,
  * `/var/spool/postfix`) and binds no TCP port: its config dir, queue, data
- * dir and maillog all live in one temp dir that {@linkcode PostfixInstance}
- * removes when it is stopped.
+ * dir and maillog all live in one temp dir under `/tmp` (where the `cli`
+ * permission set of deno.json reaches) that {@linkcode PostfixInstance}
+ * removes when it is stopped. `stopMaster()` / `startMaster()` stop and
+ * restart the master on the same dir, for tests of a Postfix that is down.
  *
  * Requires root (the master runs its daemons as `mail_owner`), Linux and
  * `--allow-read --allow-write --allow-run --allow-env --allow-sys`.
@@ -63,6 +65,24 @@ export interface PostfixInstance extends AsyncDisposable {
   waitForLog(re: RegExp, timeoutMs?: number, count?: number): Promise<string>;
   /** Reads the whole maillog ("" before anything was logged). */
   log(): Promise<string>;
+  /**
+   * Stops the master (`postfix -c DIR stop`) and waits up to 10 s for it to
+   * exit (then SIGKILLs it), but KEEPS the temp dir: the queue's sockets and
+   * FIFOs stay behind with nothing serving them, as after a real shutdown.
+   * {@linkcode PostfixInstance.startMaster} starts it again. Does nothing
+   * when the master is not running.
+   *
+   * @throws {Error} When the master cannot be stopped, or after `stop()`.
+   */
+  stopMaster(): Promise<void>;
+  /**
+   * Starts the master again on the same dir (`postfix -c DIR start`) after
+   * {@linkcode PostfixInstance.stopMaster}, and waits until it logged its
+   * start.
+   *
+   * @throws {Error} When it does not start, when it is running, or after `stop()`.
+   */
+  startMaster(): Promise<void>;
   /**
    * Runs `postfix -c DIR stop`, waits up to 10 s for the master to exit
    * (then SIGKILLs it), and removes the temp dir. Idempotent; disposal calls it.
@@ -357,6 +377,10 @@ class Instance implements PostfixInstance {
   readonly maillog: string;
   #root: string;
   #stopping: Promise<void> | undefined;
+  /** How many times the master was started: its "daemon started" lines. */
+  #starts = 0;
+  /** A stop of the master in progress, shared by stopMaster() and stop(). */
+  #stoppingMaster: Promise<string[]> | undefined;
 
   constructor(root: string) {
     this.#root = root;
@@ -399,6 +423,7 @@ class Instance implements PostfixInstance {
 
   /** Starts the master and waits until it logged its start. */
   async start(): Promise<void> {
+    this.#starts++;
     const out = await run(tools().postfix, ["-c", this.configDir, "start"]);
     if (out.code !== 0) {
       // postfix writes to stderr only when it is a tty: the reason is in
@@ -410,7 +435,25 @@ class Instance implements PostfixInstance {
           `${out.stderr}${out.stdout}\n${log.split("\n").slice(-20).join("\n")}`,
       );
     }
-    await this.waitForLog(/postfix\/master\[\d+\]: daemon started/);
+    await this.waitForLog(
+      /postfix\/master\[\d+\]: daemon started/,
+      COMMAND_TIMEOUT_MS,
+      this.#starts,
+    );
+  }
+
+  async startMaster(): Promise<void> {
+    if (this.#stopping !== undefined) throw new Error("instance was stopped");
+    if (await this.#masterPid() !== undefined) {
+      throw new Error(`master is already running in ${this.queueDir}`);
+    }
+    await this.start();
+  }
+
+  async stopMaster(): Promise<void> {
+    if (this.#stopping !== undefined) throw new Error("instance was stopped");
+    const errors = await this.#stopMasterOnce();
+    if (errors.length > 0) throw new Error(errors.join("; "));
   }
 
   stop(): Promise<void> {
@@ -418,26 +461,46 @@ class Instance implements PostfixInstance {
     return this.#stopping;
   }
 
-  async #stop(): Promise<void> {
+  /** The pid of the live master, or undefined. */
+  async #masterPid(): Promise<number | undefined> {
+    const pid = await readPid(`${this.queueDir}/pid/master.pid`);
+    return pid !== undefined && await isMasterAlive(pid) ? pid : undefined;
+  }
+
+  /** Joins a stop in progress, or starts one. */
+  #stopMasterOnce(): Promise<string[]> {
+    this.#stoppingMaster ??= this.#stopMaster().finally(() => {
+      this.#stoppingMaster = undefined;
+    });
+    return this.#stoppingMaster;
+  }
+
+  /** Stops the master if it runs; returns what went wrong. */
+  async #stopMaster(): Promise<string[]> {
     const errors: string[] = [];
+    const pid = await this.#masterPid();
+    if (pid === undefined) return errors;
+    const out = await run(tools().postfix, ["-c", this.configDir, "stop"]);
+    if (out.code !== 0) {
+      errors.push(`postfix stop: exit ${out.code}: ${out.stderr}`);
+    }
+    // Bounded wait: postfix stop gives up waiting after 5 s.
+    const deadline = Date.now() + STOP_TIMEOUT_MS;
+    while (await isMasterAlive(pid) && Date.now() < deadline) {
+      await sleep(POLL_MS);
+    }
+    if (await isMasterAlive(pid)) {
+      // Safety net: never leave a master running.
+      errors.push(`master ${pid} still alive after stop; killed`);
+      Deno.kill(pid, "SIGKILL");
+    }
+    return errors;
+  }
+
+  async #stop(): Promise<void> {
+    let errors: string[];
     try {
-      const pid = await readPid(`${this.queueDir}/pid/master.pid`);
-      if (pid !== undefined && await isMasterAlive(pid)) {
-        const out = await run(tools().postfix, ["-c", this.configDir, "stop"]);
-        if (out.code !== 0) {
-          errors.push(`postfix stop: exit ${out.code}: ${out.stderr}`);
-        }
-        // Bounded wait: postfix stop gives up waiting after 5 s.
-        const deadline = Date.now() + STOP_TIMEOUT_MS;
-        while (await isMasterAlive(pid) && Date.now() < deadline) {
-          await sleep(POLL_MS);
-        }
-        if (await isMasterAlive(pid)) {
-          // Safety net: never leave a master running.
-          errors.push(`master ${pid} still alive after stop; killed`);
-          Deno.kill(pid, "SIGKILL");
-        }
-      }
+      errors = await this.#stopMasterOnce();
     } finally {
       await Deno.remove(this.#root, { recursive: true });
     }
@@ -525,7 +588,10 @@ export async function startPostfix(
   }
   // Fail before creating anything when Postfix is unusable here.
   tools();
-  const root = await Deno.makeTempDir({ prefix: "postnet-postfix-" });
+  // Under /tmp whatever TMPDIR says: the `cli` permission set in deno.json
+  // grants /tmp (and /var/spool/postfix) only, and `deno run -P=cli cli.ts
+  // kick` must reach this queue.
+  const root = await Deno.makeTempDir({ dir: "/tmp", prefix: "postnet-postfix-" });
   const instance = new Instance(root);
   try {
     // Daemons run as mail_owner and must traverse the path to the queue.

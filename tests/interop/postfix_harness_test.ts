@@ -91,3 +91,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "stopMaster() keeps the queue dir and startMaster() runs a new master on it",
+  ignore,
+  async fn() {
+    await using postfix = await startPostfix({ transport: "unix" });
+    const first = await masterPid(postfix.queueDir);
+    await postfix.stopMaster();
+    assert.equal(await isGone(first), true, `master ${first} still running`);
+    // The queue stays, with the socket that nothing serves now.
+    assert.equal((await Deno.lstat(postfix.publicPath("qmgr"))).isSocket, true);
+    await postfix.stopMaster(); // nothing runs: a no-op
+
+    await postfix.startMaster();
+    const second = await masterPid(postfix.queueDir);
+    assert.notEqual(second, first);
+    assert.equal(await isGone(second), false);
+    await assert.rejects(postfix.startMaster(), /already running/);
+    await postfix.waitForLog(/postfix\/master\[\d+\]: daemon started/, 5_000, 2);
+
+    await postfix.stop();
+    assert.equal(await isGone(second), true, `master ${second} still running`);
+    await assert.rejects(Deno.lstat(postfix.configDir), Deno.errors.NotFound);
+    await assert.rejects(postfix.startMaster(), /instance was stopped/);
+  },
+});
