@@ -101,6 +101,21 @@ export async function sendStream(
   }
 }
 
+/**
+ * Renames a connect failure as a trigger failure: `Cannot trigger "ENDPOINT":
+ * REASON`, with "no process is listening" for a refused connect. Timeouts
+ * (already named by the deadline) and the caller's abort reason pass unchanged.
+ */
+export function triggerError(error: unknown, what: string, signal: AbortSignal | undefined): unknown {
+  if (!(error instanceof Error) || (signal?.aborted && error === signal.reason)) return error;
+  const prefix = /^Cannot connect to "[^"]*": /.exec(error.message);
+  if (!prefix) return error;
+  const reason = error.message.slice(prefix[0].length);
+  const Class = error.constructor as ErrorConstructor;
+  const text = error instanceof Deno.errors.ConnectionRefused ? `no process is listening (${reason})` : reason;
+  return new Class(`${what}: ${text}`, { cause: error });
+}
+
 /** EPIPE or ECONNRESET: the peer has closed its end. */
 function isPeerGone(error: unknown): boolean {
   return error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset;

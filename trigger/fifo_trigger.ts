@@ -45,6 +45,7 @@ export interface FifoTriggerOptions {
  * @throws {Deno.errors.PermissionDenied} when the path is a symbolic link or has several hard links.
  * @throws {Deno.errors.InvalidData} when the path is not a FIFO.
  * @throws {Deno.errors.WouldBlock} when the FIFO is full (its reader has stopped reading).
+ * @throws {Deno.errors.BrokenPipe} when the reader went away during the write.
  * @throws {unknown} `signal.reason` when `signal` is already aborted.
  * @see Port of Postfix fifo_trigger(3).
  * @tags allow-read, allow-write

@@ -6,7 +6,7 @@
 import { inetConnect, type InetConnectOptions } from "../connect/inet_connect.ts";
 import { parseHostPort } from "../connect/_host_port.ts";
 import { checkSignal, checkTimeout, Deadline } from "../_deadline.ts";
-import { requestBytes, sendStream, type TriggerResult } from "./_request.ts";
+import { requestBytes, sendStream, triggerError, type TriggerResult } from "./_request.ts";
 
 export type { TriggerResult, TriggerTransport } from "./_request.ts";
 
@@ -43,6 +43,7 @@ export interface InetTriggerOptions
  * @throws {Deno.errors.NotCapable} when `--allow-net` does not cover the address.
  * @throws {Deno.errors.NotFound} when the host does not resolve to an allowed address.
  * @throws {Deno.errors.ConnectionRefused} when nothing listens (or the class of the last failure).
+ * @throws {Deno.errors.BrokenPipe} when the server went away before the request was written.
  * @throws {DOMException} `TimeoutError` when the connect or the write does not finish in time.
  * @throws {unknown} `signal.reason` when `signal` aborts.
  * @see Port of Postfix inet_trigger(3).
@@ -78,15 +79,20 @@ export async function inetTrigger(
 
   const what = `Cannot trigger "${endpoint}"`;
   using deadline = new Deadline(what, timeout, signal);
-  const conn = await inetConnect(address, {
-    protocols: options.protocols,
-    strategy: options.strategy,
-    attemptDelay: options.attemptDelay,
-    attemptTimeout: options.attemptTimeout,
-    lookup: options.lookup,
-    signal: deadline.signal,
-    timeout: Infinity,
-  });
+  let conn: Deno.TcpConn;
+  try {
+    conn = await inetConnect(address, {
+      protocols: options.protocols,
+      strategy: options.strategy,
+      attemptDelay: options.attemptDelay,
+      attemptTimeout: options.attemptTimeout,
+      lookup: options.lookup,
+      signal: deadline.signal,
+      timeout: Infinity,
+    });
+  } catch (error) {
+    throw triggerError(error, what, signal);
+  }
   const { bytes, peerClosed } = await sendStream(conn, wire, deadline, what);
   return { endpoint, transport: "inet", bytes, peerClosed, elapsed: performance.now() - start };
 }

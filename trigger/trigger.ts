@@ -40,6 +40,7 @@ export type TriggerOptions = InetTriggerOptions;
  * @throws {Deno.errors.NotFound} when nothing is at the path or the host does not resolve.
  * @throws {Deno.errors.ConnectionRefused} when no process is listening.
  * @throws {Deno.errors.InvalidData} when a bare path is neither a socket nor a FIFO.
+ * @throws {Deno.errors.BrokenPipe} when the server (or FIFO reader) went away before the request was written.
  * @throws {DOMException} `TimeoutError` when the trigger does not finish in time.
  * @throws {unknown} `signal.reason` when `signal` aborts.
  * @see Port of Postfix mail_trigger(3) and postkick(1).

@@ -6,7 +6,7 @@
 import { unixConnect } from "../connect/unix_connect.ts";
 import { checkSignal, checkTimeout, Deadline } from "../_deadline.ts";
 import { checkSocketPath } from "../_path.ts";
-import { requestBytes, sendStream, type TriggerResult } from "./_request.ts";
+import { requestBytes, sendStream, triggerError, type TriggerResult } from "./_request.ts";
 
 export type { TriggerResult, TriggerTransport } from "./_request.ts";
 
@@ -45,6 +45,7 @@ export interface UnixTriggerOptions {
  * @throws {Deno.errors.NotFound} when nothing is at `path`.
  * @throws {Deno.errors.ConnectionRefused} when no process listens on the socket.
  * @throws {Deno.errors.WouldBlock} when the listener's backlog is full.
+ * @throws {Deno.errors.BrokenPipe} when the server went away before the request was written.
  * @throws {DOMException} `TimeoutError` when the connect or the write does not finish in time.
  * @throws {unknown} `signal.reason` when `signal` aborts.
  * @see Port of Postfix unix_trigger(3).
@@ -81,7 +82,12 @@ export async function unixTrigger(
 
   const what = `Cannot trigger "${endpoint}"`;
   using deadline = new Deadline(what, timeout, signal);
-  const conn = await unixConnect(path, { signal: deadline.signal, timeout: Infinity });
+  let conn: Deno.UnixConn;
+  try {
+    conn = await unixConnect(path, { signal: deadline.signal, timeout: Infinity });
+  } catch (error) {
+    throw triggerError(error, what, signal);
+  }
   const { bytes, peerClosed } = await sendStream(conn, wire, deadline, what);
   return { endpoint, transport: "unix", bytes, peerClosed, elapsed: performance.now() - start };
 }
