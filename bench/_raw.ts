@@ -1,0 +1,202 @@
+/**
+ * Internal: the raw Deno equivalents postnet is measured against, shared by
+ * the `*_bench.ts` files, the comparison agent and `compare.ts`. Each one does
+ * the same work as the postnet call beside it, with nothing else: no argument
+ * checks, no permission queries, no deadline.
+ *
+ * @module
+ */
+import { closeSync as closeFd, constants, openSync, writeSync } from "node:fs";
+
+/** The request every workload sends: `W` and its NUL, as one write. */
+export const WIRE: Uint8Array = new Uint8Array([0x57, 0]);
+/** The request a FIFO trigger sends: `W`, no NUL, as Postfix. */
+export const FIFO_WIRE: Uint8Array = new Uint8Array([0x57]);
+
+/** Where a raw stream trigger connects. */
+export type StreamTarget = Deno.ConnectOptions | Deno.UnixConnectOptions;
+
+/**
+ * A raw Deno stream trigger: connect, write request + NUL in one write, read
+ * until the server closes, close. EPIPE/ECONNRESET after the write is
+ * delivery, as in postnet.
+ */
+export async function rawStreamTrigger(target: StreamTarget): Promise<void> {
+  const conn = await Deno.connect(target as Deno.ConnectOptions);
+  try {
+    await conn.write(WIRE);
+    const buffer = new Uint8Array(16);
+    while ((await conn.read(buffer)) !== null);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset)) throw error;
+  } finally {
+    conn.close();
+  }
+}
+
+/** A raw FIFO trigger: `node:fs` open O_WRONLY|O_NONBLOCK, one write, close. */
+export function rawFifoTrigger(path: string): void {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+  try {
+    writeSync(fd, FIFO_WIRE);
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/** Something a workload or benchmark started and must stop. */
+export interface RawServer {
+  /** Stops the server and waits for it. */
+  close(): Promise<void>;
+  /** Starts stopping at once, without waiting (for `unload`). */
+  closeSync(): void;
+}
+
+/**
+ * A raw Deno trigger server on a stream listener: accept, read until the NUL
+ * (or end-of-file, or 1024 bytes), close, report the byte count. No read
+ * timeout, no connection limit.
+ */
+export function rawStreamServer(
+  listener: Deno.Listener,
+  onTrigger: (bytes: number) => void = () => {},
+): RawServer {
+  const open = new Set<Deno.Conn>();
+  let closing = false;
+  async function serve(conn: Deno.Conn): Promise<void> {
+    open.add(conn);
+    const buffer = new Uint8Array(1024);
+    let length = 0;
+    try {
+      while (length < buffer.length) {
+        const n = await conn.read(buffer.subarray(length));
+        if (n === null) break;
+        length += n;
+        if (buffer[length - 1] === 0) break;
+      }
+    } catch {
+      // A reset or our own close: the byte count says what arrived.
+    } finally {
+      open.delete(conn);
+      if (!closing) conn.close();
+    }
+    onTrigger(length);
+  }
+  const loop = (async () => {
+    while (!closing) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (closing) break;
+        throw error;
+      }
+      void serve(conn);
+    }
+  })();
+  function closeSync(): void {
+    if (closing) return;
+    closing = true;
+    listener.close();
+    for (const conn of open) conn.close();
+  }
+  return {
+    closeSync,
+    async close() {
+      closeSync();
+      await loop;
+    },
+  };
+}
+
+/**
+ * A raw Deno FIFO reader: the FIFO opened read-write (so it never sees EOF),
+ * one long-lived read loop, each chunk reported. Closing wakes the pending
+ * read with a byte written through a non-blocking descriptor, as Deno cannot
+ * cancel a FIFO read.
+ */
+export async function rawFifoServer(
+  path: string,
+  onChunk: (bytes: number) => void = () => {},
+): Promise<RawServer> {
+  const file = await Deno.open(path, { read: true, write: true });
+  let closing = false;
+  const loop = (async () => {
+    const buffer = new Uint8Array(65536);
+    while (true) {
+      const n = await file.read(buffer);
+      if (closing || n === null) break;
+      onChunk(n);
+    }
+    file.close();
+  })();
+  function closeSync(): void {
+    if (closing) return;
+    closing = true;
+    const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+    try {
+      writeSync(fd, new Uint8Array(1));
+    } finally {
+      closeFd(fd);
+    }
+  }
+  return {
+    closeSync,
+    async close() {
+      closeSync();
+      await loop;
+    },
+  };
+}
+
+/** Creates a FIFO with `mkfifo` (Deno has no mkfifo API). */
+export async function mkfifo(path: string): Promise<void> {
+  const { code, stderr } = await new Deno.Command("mkfifo", { args: ["-m", "622", "--", path], stderr: "piped" })
+    .output();
+  if (code !== 0) throw new Error(`mkfifo ${path}: ${new TextDecoder().decode(stderr).trim()}`);
+}
+
+/**
+ * Runs `stop` synchronously when the process unloads. `deno bench` has no
+ * after-all hook: it unloads the module once the last bench has run.
+ */
+export function stopAtUnload(stop: () => void): void {
+  globalThis.addEventListener("unload", stop, { once: true });
+}
+
+/** The peers {@linkcode startPeers} runs: where to reach them. */
+export interface Peers {
+  /** Port of the raw TCP trigger server on 127.0.0.1. */
+  port: number;
+  /** Path of the raw UNIX-domain trigger server. */
+  unixPath: string;
+  /** Path of the FIFO a `fifoListen` reader drains. */
+  fifoPath: string;
+}
+
+/**
+ * Starts the raw stream servers and a draining `fifoListen` reader in a
+ * Worker (bench/_server_worker.ts), in a fresh temp dir; all stopped and
+ * removed when the process unloads.
+ */
+export async function startPeers(): Promise<Peers> {
+  const dir = await Deno.makeTempDir({ prefix: "postnet-bench-" });
+  const worker = new Worker(new URL("./_server_worker.ts", import.meta.url), { type: "module" });
+  const ready = Promise.withResolvers<Peers>();
+  worker.onmessage = (event: MessageEvent<Peers>) => ready.resolve(event.data);
+  worker.onerror = (event) => ready.reject(event.error ?? new Error(event.message));
+  worker.postMessage({ dir });
+  const peers = await ready.promise;
+  stopAtUnload(() => {
+    // Wake the worker's pending FIFO read (Deno cannot cancel it), then stop the worker.
+    const fd = openSync(peers.fifoPath, constants.O_WRONLY | constants.O_NONBLOCK);
+    try {
+      writeSync(fd, new Uint8Array(1));
+    } finally {
+      closeFd(fd);
+    }
+    worker.terminate();
+    Deno.removeSync(dir, { recursive: true });
+  });
+  return peers;
+}
