@@ -43,7 +43,8 @@ const MAX_TIMER = 2 ** 31 - 1;
 
 /** A caller's signal plus a timeout, as one signal, released with `using`. */
 export class Deadline implements Disposable {
-  readonly #controller = new AbortController();
+  readonly #controller: AbortController | undefined;
+  readonly #signal: AbortSignal;
   readonly #what: string;
   readonly #timeout: number;
   readonly #caller: AbortSignal | undefined;
@@ -59,6 +60,14 @@ export class Deadline implements Disposable {
     this.#what = what;
     this.#timeout = timeout;
     this.#caller = signal;
+    if (signal && !(timeout <= MAX_TIMER)) {
+      // No timer to merge: the caller's signal is the deadline as it is.
+      this.#controller = undefined;
+      this.#signal = signal;
+      return;
+    }
+    this.#controller = new AbortController();
+    this.#signal = this.#controller.signal;
     if (signal?.aborted) {
       this.#controller.abort(signal.reason);
       return;
@@ -67,18 +76,18 @@ export class Deadline implements Disposable {
     if (timeout <= MAX_TIMER) {
       this.#timer = setTimeout(() => {
         this.#timedOut = true;
-        this.#controller.abort(this.timeoutError());
+        this.#controller?.abort(this.timeoutError());
       }, timeout);
     }
   }
 
   #onCallerAbort = (): void => {
-    this.#controller.abort(this.#caller?.reason);
+    this.#controller?.abort(this.#caller?.reason);
   };
 
   /** Aborts when the caller aborts or the timeout passes. */
   get signal(): AbortSignal {
-    return this.#controller.signal;
+    return this.#signal;
   }
 
   /** Whether the timeout (not the caller) ended the wait. */
@@ -88,7 +97,7 @@ export class Deadline implements Disposable {
 
   /** The error to reject with once {@linkcode signal} has aborted. */
   get reason(): unknown {
-    return this.#controller.signal.reason;
+    return this.#signal.reason;
   }
 
   /** A TimeoutError naming the endpoint and the timeout. */
@@ -101,12 +110,12 @@ export class Deadline implements Disposable {
 
   /** Throws the abort reason if the deadline has already passed. */
   throwIfAborted(): void {
-    if (this.#controller.signal.aborted) throw this.#controller.signal.reason;
+    if (this.#signal.aborted) throw this.#signal.reason;
   }
 
   /** Releases the timer and the listener on the caller's signal. */
   [Symbol.dispose](): void {
     clearTimeout(this.#timer);
-    this.#caller?.removeEventListener("abort", this.#onCallerAbort);
+    if (this.#controller) this.#caller?.removeEventListener("abort", this.#onCallerAbort);
   }
 }

@@ -131,7 +131,12 @@ export async function inetConnect(
     // grant of HOST:PORT alone only lets Deno.connect resolve the name itself.
     const byName = options.lookup === undefined && isIP(host) === 0 && !hasPermission({ name: "net", host });
     const addresses = byName ? [] : await resolve(host, protocols, options.lookup, deadline.signal, what);
-    if (!byName && addresses.every((a) => hasPermission({ name: "net", host: formatHostPort(a.address, port) }))) {
+    if (!byName && addresses.length === 1 && addresses[0].address === host && attemptTimeout >= timeout) {
+      // An IP literal: one attempt under the deadline, as Deno.connect makes it (target checked above).
+      conn = await connectOne(host, port, deadline.signal);
+    } else if (
+      !byName && addresses.every((a) => hasPermission({ name: "net", host: formatHostPort(a.address, port) }))
+    ) {
       const order = strategy === "serial" ? addresses : interleave(addresses);
       const delay = strategy === "serial" ? Infinity : attemptDelay;
       conn = await connectFirst(order, port, { attemptDelay: delay, attemptTimeout }, deadline.signal);
@@ -146,6 +151,15 @@ export async function inetConnect(
   if (options.noDelay !== undefined) conn.setNoDelay(options.noDelay);
   if (options.keepAlive !== undefined) conn.setKeepAlive(options.keepAlive);
   return conn;
+}
+
+/** One attempt at one address; a failure is reported as the list connectFirst gives. */
+async function connectOne(hostname: string, port: number, signal: AbortSignal): Promise<Deno.TcpConn> {
+  try {
+    return await Deno.connect({ hostname, port, signal, autoSelectFamily: false });
+  } catch (error) {
+    throw [{ address: formatHostPort(hostname, port), error }];
+  }
 }
 
 /** Lets Deno resolve and connect: the grant names the host, not its addresses. */
