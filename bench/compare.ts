@@ -784,13 +784,20 @@ function openFileLimits(): { soft: number; hard: number } {
   return { soft: soft || 1024, hard: hard || 1024 };
 }
 
+/**
+ * The real Node.js on PATH. Deno puts a `node` shim (Deno itself) first on
+ * its own PATH, so a candidate that resolves to Deno, or answers as Deno, is skipped.
+ */
 function findNode(): string | undefined {
+  const deno = Deno.realPathSync(Deno.execPath());
   for (const entry of (Deno.env.get("PATH") ?? "").split(":")) {
+    const path = `${entry}/node`;
     try {
-      const path = `${entry}/node`;
-      if (Deno.statSync(path).isFile) return path;
+      if (!Deno.statSync(path).isFile || Deno.realPathSync(path) === deno) continue;
+      const { stdout } = new Deno.Command(path, { args: ["-p", "typeof Deno"], stderr: "null" }).outputSync();
+      if (new TextDecoder().decode(stdout).trim() === "undefined") return path;
     } catch {
-      // Not in this PATH entry.
+      // Not in this PATH entry, or not runnable.
     }
   }
   return undefined;
