@@ -3,10 +3,11 @@
  *
  * @module
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, writeSync } from "node:fs";
 import { checkSignal, checkTimeout } from "../_deadline.ts";
 import { checkPath } from "../_path.ts";
 import { requireReadWrite } from "../_permissions.ts";
+import { withEndpoint } from "../_errors.ts";
 import { requestBytes, type TriggerResult } from "./_request.ts";
 
 export type { TriggerResult, TriggerTransport } from "./_request.ts";
@@ -96,10 +97,11 @@ export function fifoTrigger(
 function write(path: string, data: Uint8Array, what: string): number {
   let fd: number;
   try {
-    const before = lstatSync(path);
-    if (before.isSymbolicLink()) throw new Deno.errors.PermissionDenied(`${what}: it is a symbolic link; refused`);
-    if (!before.isFIFO()) throw new Deno.errors.InvalidData(`${what}: it is not a FIFO`);
-    fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    // Deno's lstat: a third of the cost of node:fs's, which builds a Stats object.
+    const before = Deno.lstatSync(path);
+    if (before.isSymlink) throw new Deno.errors.PermissionDenied(`${what}: it is a symbolic link; refused`);
+    if (!before.isFifo) throw new Deno.errors.InvalidData(`${what}: it is not a FIFO`);
+    fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW | constants.O_NOCTTY);
   } catch (error) {
     throw translate(error, what);
   }
@@ -122,6 +124,9 @@ function write(path: string, data: Uint8Array, what: string): number {
 
 /** Maps a `node:fs` error code to the `Deno.errors` class callers branch on. */
 function translate(error: unknown, what: string): unknown {
+  if (error instanceof Deno.errors.NotFound) {
+    return new Deno.errors.NotFound(`${what}: no such file or directory`, { cause: error });
+  }
   const code = (error as { code?: string }).code;
   switch (code) {
     case "ENXIO":
@@ -138,6 +143,6 @@ function translate(error: unknown, what: string): unknown {
     case "EPERM":
       return new Deno.errors.PermissionDenied(`${what}: permission denied`, { cause: error });
     default:
-      return error;
+      return withEndpoint(error, what);
   }
 }
