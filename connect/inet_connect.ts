@@ -9,7 +9,7 @@ import { checkProtocols, interleave, resolve } from "./_resolve.ts";
 import type { InetProtocols, LookupAddress, LookupFunction } from "./_resolve.ts";
 import { type AttemptFailure, connectFirst } from "./_attempts.ts";
 import { checkSignal, checkTimeout, Deadline } from "../_deadline.ts";
-import { hasPermission, requirePermission } from "../_permissions.ts";
+import { explainDenial, hasPermission, requirePermission } from "../_permissions.ts";
 
 export type { InetProtocols, LookupAddress, LookupFunction };
 
@@ -121,7 +121,9 @@ export async function inetConnect(
   }
   const what = `Cannot connect to "${address}"`;
   const target = formatHostPort(host, port);
-  requirePermission({ name: "net", host: target }, `--allow-net=${target}`, what);
+  // A name is resolved first, which needs the grant; for an address Deno checks it as it connects.
+  const literal = isIP(host) !== 0;
+  if (!literal) requirePermission({ name: "net", host: target }, `--allow-net=${target}`, what);
 
   using deadline = new Deadline(what, timeout, signal);
   deadline.throwIfAborted();
@@ -129,11 +131,11 @@ export async function inetConnect(
   try {
     // The system resolver (node:dns) needs --allow-net=HOST, every port; a
     // grant of HOST:PORT alone only lets Deno.connect resolve the name itself.
-    const byName = options.lookup === undefined && isIP(host) === 0 && !hasPermission({ name: "net", host });
+    const byName = options.lookup === undefined && !literal && !hasPermission({ name: "net", host });
     const addresses = byName ? [] : await resolve(host, protocols, options.lookup, deadline.signal, what);
     if (!byName && addresses.length === 1 && addresses[0].address === host && attemptTimeout >= timeout) {
       // An IP literal: one attempt under the deadline, as Deno.connect makes it (target checked above).
-      conn = await connectOne(host, port, deadline.signal);
+      conn = await connectOne(host, port, deadline.signal, what);
     } else if (
       !byName && addresses.every((a) => hasPermission({ name: "net", host: formatHostPort(a.address, port) }))
     ) {
@@ -154,10 +156,11 @@ export async function inetConnect(
 }
 
 /** One attempt at one address; a failure is reported as the list connectFirst gives. */
-async function connectOne(hostname: string, port: number, signal: AbortSignal): Promise<Deno.TcpConn> {
+async function connectOne(hostname: string, port: number, signal: AbortSignal, what: string): Promise<Deno.TcpConn> {
   try {
     return await Deno.connect({ hostname, port, signal, autoSelectFamily: false });
   } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) throw explainDenial(error, what);
     throw [{ address: formatHostPort(hostname, port), error }];
   }
 }
@@ -179,6 +182,9 @@ async function connectByName(
       autoSelectFamilyAttemptDelay: attemptDelay,
     });
   } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) {
+      throw explainDenial(error, `Cannot connect to "${formatHostPort(hostname, port)}"`);
+    }
     throw [{ address: formatHostPort(hostname, port), error }];
   }
 }

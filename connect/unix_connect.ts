@@ -5,7 +5,7 @@
  */
 import { checkSignal, checkTimeout, Deadline } from "../_deadline.ts";
 import { checkSocketPath } from "../_path.ts";
-import { requireUnixSocket } from "../_permissions.ts";
+import { explainDenial } from "../_permissions.ts";
 import { withEndpoint } from "../_errors.ts";
 
 /** Options for {@linkcode unixConnect}. */
@@ -23,10 +23,10 @@ export interface UnixConnectOptions {
  * Connects to a UNIX-domain stream socket. Requires `--allow-read`,
  * `--allow-write` and `--allow-net` (scoped as `unix:/abs/path`) permissions.
  *
- * Deno takes no signal for a UNIX-domain connect, so the connect is raced
- * against the timeout and the signal, and a connection that arrives after
- * them is closed. On Linux a connect to a listener whose backlog is full
- * fails at once (`EAGAIN`), it does not wait.
+ * Deno takes no signal for a UNIX-domain connect. On Linux it never waits:
+ * it connects or fails at once (a listener whose backlog is full gives
+ * `EAGAIN`), so the deadline is checked when it returns and a connection
+ * that arrives after the timeout or the abort is closed.
  *
  * @param path The socket's path, absolute or relative, under 108 bytes.
  * @param options Timeout and signal.
@@ -63,27 +63,23 @@ export async function unixConnect(
   const timeout = checkTimeout("timeout", options.timeout, 30_000);
   const signal = checkSignal(options.signal);
   const what = `Cannot connect to "unix:${path}"`;
-  requireUnixSocket(path, what);
 
   using deadline = new Deadline(what, timeout, signal);
   deadline.throwIfAborted();
-  const connecting = Deno.connect({ transport: "unix", path });
-  const { promise: aborted, reject } = Promise.withResolvers<never>();
-  const onAbort = () => reject(deadline.reason);
-  deadline.signal.addEventListener("abort", onAbort, { once: true });
+  // Timed connect: on Linux a UNIX-domain connect completes or fails at once
+  // (a full backlog is EAGAIN, not a wait), so it is awaited and the deadline
+  // checked when it returns; a connection that arrives after it is closed.
+  let conn: Deno.UnixConn;
   try {
-    return await Promise.race([connecting, aborted]);
+    conn = await Deno.connect({ transport: "unix", path });
   } catch (error) {
-    if (deadline.signal.aborted) {
-      // Timed connect: a connection that arrives after the deadline is closed
-      // before the promise settles, so nothing outlives the call. The wait is
-      // short: a UNIX-domain connect never blocks (a full backlog is EAGAIN).
-      // Its own failure is moot: the caller gets the abort reason.
-      await connecting.then((conn) => conn.close(), () => {});
-      throw deadline.reason;
-    }
-    throw withEndpoint(error, what);
-  } finally {
-    deadline.signal.removeEventListener("abort", onAbort);
+    if (deadline.signal.aborted) throw deadline.reason;
+    // Deno checks read, write and net access before it connects.
+    throw error instanceof Deno.errors.NotCapable ? explainDenial(error, what) : withEndpoint(error, what);
   }
+  if (deadline.signal.aborted) {
+    conn.close();
+    throw deadline.reason;
+  }
+  return conn;
 }

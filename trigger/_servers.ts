@@ -8,7 +8,7 @@ import { formatHostPort } from "../connect/_host_port.ts";
 import type { FifoListener } from "../listen/fifo_listen.ts";
 import { readRequest } from "./_read_request.ts";
 import type { TriggerTransport } from "./_request.ts";
-import type { TriggerHandler, TriggerServer } from "./trigger_server.ts";
+import type { TriggerHandler, TriggerRequest, TriggerServer } from "./trigger_server.ts";
 
 /** The checked options a server runs with. */
 export interface Settings {
@@ -21,32 +21,54 @@ export interface Settings {
   handler: TriggerHandler;
 }
 
-/** Calls the handler, bounded by `handlerTimeout`; never throws. */
-async function callHandler(
+/**
+ * Calls the handler; never throws. A handler that returns a promise is
+ * bounded by `handlerTimeout`; a synchronous one needs no timer (the hot
+ * path: most handlers just note the request).
+ */
+function callHandler(
   settings: Settings,
   transport: TriggerTransport,
   endpoint: string,
   data: Uint8Array,
   request: Uint8Array,
-): Promise<void> {
-  const controller = new AbortController();
-  const { promise: expired, resolve } = Promise.withResolvers<void>();
-  const timer = setTimeout(() => {
-    const error = new DOMException(
-      `Trigger handler for "${endpoint}" did not settle within ${settings.handlerTimeout} ms`,
-      "TimeoutError",
-    );
-    controller.abort(error);
-    settings.onError(error);
-    resolve();
-  }, settings.handlerTimeout);
+): Promise<void> | undefined {
+  let controller: AbortController | undefined;
+  const trigger: TriggerRequest = {
+    request,
+    data,
+    transport,
+    endpoint,
+    // Made on first use: most handlers never look at it.
+    get signal() {
+      controller ??= new AbortController();
+      return controller.signal;
+    },
+  };
+  let result: unknown;
   try {
-    // Promise.try: a handler that throws synchronously is reported like one that rejects.
-    const running = Promise.try(settings.handler, { request, data, transport, endpoint, signal: controller.signal });
-    await Promise.race([running.catch(settings.onError), expired]);
-  } finally {
-    clearTimeout(timer);
+    result = settings.handler(trigger);
+  } catch (error) {
+    settings.onError(error);
+    return undefined;
   }
+  if (typeof (result as PromiseLike<void> | undefined)?.then !== "function") return undefined;
+  const running = Promise.resolve(result as PromiseLike<void>);
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      const error = new DOMException(
+        `Trigger handler for "${endpoint}" did not settle within ${settings.handlerTimeout} ms`,
+        "TimeoutError",
+      );
+      controller?.abort(error);
+      settings.onError(error);
+      resolve();
+    }, settings.handlerTimeout);
+    running.catch(settings.onError).finally(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /** Serves a TCP or UNIX-domain listener: one trigger per connection. */

@@ -6,7 +6,7 @@
 import { closeSync, constants, fstatSync, openSync, writeSync } from "node:fs";
 import { checkSignal, checkTimeout } from "../_deadline.ts";
 import { checkPath } from "../_path.ts";
-import { requireReadWrite } from "../_permissions.ts";
+import { explainDenial, requireReadWrite } from "../_permissions.ts";
 import { withEndpoint } from "../_errors.ts";
 import { requestBytes, type TriggerResult } from "./_request.ts";
 
@@ -124,6 +124,8 @@ function write(path: string, data: Uint8Array, what: string): number {
 
 /** Maps a `node:fs` error code to the `Deno.errors` class callers branch on. */
 function translate(error: unknown, what: string): unknown {
+  // Deno checks read (lstat) and write (open) access before the system call.
+  if (error instanceof Deno.errors.NotCapable) return explainDenial(error, what);
   if (error instanceof Deno.errors.NotFound) {
     return new Deno.errors.NotFound(`${what}: no such file or directory`, { cause: error });
   }

@@ -55,8 +55,10 @@ export interface ServeTriggersOptions {
   maxRequestBytes?: number;
   /**
    * Most triggers in progress at once (a connection being read, then its
-   * handler). Beyond it, new connections wait in the listen queue.
-   * @default {256}
+   * handler). Beyond it, new connections wait in the listen queue. Each
+   * silent connection costs about 10 KiB until `readTimeout` closes it; the
+   * default lets 1,000 silent connections sit without delaying real triggers.
+   * @default {2048}
    */
   maxConnections?: number;
   /**
@@ -146,7 +148,7 @@ export async function serveTriggers(
     readTimeout: checkTimeout("readTimeout", options.readTimeout, 10_000),
     pause: checkTimeout("pause", options.pause, 100),
     maxRequestBytes: checkCount("maxRequestBytes", options.maxRequestBytes, 1024),
-    maxConnections: checkCount("maxConnections", options.maxConnections, 256),
+    maxConnections: checkCount("maxConnections", options.maxConnections, 2048),
     handlerTimeout: checkTimeout("handlerTimeout", options.handlerTimeout, 10_000),
     onError: options.onError ?? globalThis.reportError,
     handler,
@@ -180,7 +182,8 @@ function checkCount(name: string, value: unknown, fallback: number): number {
 /** Creates the listener an endpoint names. A bare path: a FIFO there is reused, else a socket. */
 async function listen(endpoint: string, mode: number | undefined, readSize: number): Promise<TriggerListener> {
   const parsed = parseEndpoint(endpoint, "server");
-  if (parsed.transport === "inet") return inetListen(parsed.address);
+  // A deep backlog: a burst of 1,000 clients would overflow Deno's 511 and wait out SYN retries.
+  if (parsed.transport === "inet") return inetListen(parsed.address, { backlog: 4096 });
   let transport = parsed.transport;
   if (transport === undefined) {
     const info = await lstatOrUndefined(parsed.path);
