@@ -41,6 +41,15 @@ export function checkSignal(signal: unknown): AbortSignal | undefined {
 /** Largest delay setTimeout accepts; longer timeouts mean "no timeout". */
 const MAX_TIMER = 2 ** 31 - 1;
 
+/**
+ * `setTimeout`, except that a delay beyond what timers take (`Infinity`,
+ * more than ~24.8 days) sets no timer at all: setTimeout would clamp such a
+ * delay to 1 ms and fire at once.
+ */
+export function startTimer(fn: () => void, ms: number): ReturnType<typeof setTimeout> | undefined {
+  return ms <= MAX_TIMER ? setTimeout(fn, ms) : undefined;
+}
+
 /** A caller's signal plus a timeout, as one signal, released with `using`. */
 export class Deadline implements Disposable {
   readonly #controller: AbortController | undefined;
@@ -73,12 +82,10 @@ export class Deadline implements Disposable {
       return;
     }
     signal?.addEventListener("abort", this.#onCallerAbort, { once: true });
-    if (timeout <= MAX_TIMER) {
-      this.#timer = setTimeout(() => {
-        this.#timedOut = true;
-        this.#controller?.abort(this.timeoutError());
-      }, timeout);
-    }
+    this.#timer = startTimer(() => {
+      this.#timedOut = true;
+      this.#controller?.abort(this.timeoutError());
+    }, timeout);
   }
 
   #onCallerAbort = (): void => {

@@ -6,6 +6,7 @@
  */
 import type { LookupAddress } from "./_resolve.ts";
 import { formatHostPort } from "./_host_port.ts";
+import { startTimer } from "../_deadline.ts";
 
 /** How the attempts are spaced. */
 export interface AttemptPlan {
@@ -65,12 +66,10 @@ export function connectFirst(
     const address = formatHostPort(addresses[next].address, port);
     const hostname = addresses[next++].address;
     const timer = new AbortController();
-    const timeout = Number.isFinite(plan.attemptTimeout)
-      ? setTimeout(
-        () => timer.abort(new DOMException(`timed out after ${plan.attemptTimeout} ms`, "TimeoutError")),
-        plan.attemptTimeout,
-      )
-      : undefined;
+    const timeout = startTimer(
+      () => timer.abort(new DOMException(`timed out after ${plan.attemptTimeout} ms`, "TimeoutError")),
+      plan.attemptTimeout,
+    );
     const attemptSignal = AbortSignal.any([signal, losers.signal, timer.signal]);
     const attempt = Deno.connect({ hostname, port, signal: attemptSignal, autoSelectFamily: false })
       .then((conn) => {
@@ -88,8 +87,8 @@ export function connectFirst(
         else if (pending.size === 0) void settle();
       });
     pending.add(attempt);
-    if (next < addresses.length && Number.isFinite(plan.attemptDelay)) {
-      staggered = setTimeout(start, plan.attemptDelay);
+    if (next < addresses.length) {
+      staggered = startTimer(start, plan.attemptDelay);
     }
   }
 

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { startTimer } from "../_deadline.ts";
 
 /** Limits for one request. */
 export interface ReadLimits {
@@ -59,7 +60,7 @@ export async function readRequest(
   const expire = () => {
     timer = setTimeout(close, 0);
   };
-  let timer = setTimeout(expire, limits.readTimeout);
+  let timer = startTimer(expire, limits.readTimeout);
   try {
     while (length < buffer.length) {
       const n = await conn.read(buffer.subarray(length));
@@ -67,7 +68,7 @@ export async function readRequest(
       length += n;
       if (buffer[length - 1] === 0) break;
       clearTimeout(timer);
-      timer = setTimeout(expire, limits.pause);
+      timer = startTimer(expire, limits.pause);
     }
   } catch (cause) {
     // A read ended by our own timer or shutdown is the limit working, not an error.

@@ -5,6 +5,7 @@
  * @module
  */
 import { formatHostPort } from "../connect/_host_port.ts";
+import { startTimer } from "../_deadline.ts";
 import type { FifoListener } from "../listen/fifo_listen.ts";
 import { readRequest } from "./_read_request.ts";
 import type { TriggerTransport } from "./_request.ts";
@@ -55,7 +56,7 @@ function callHandler(
   if (typeof (result as PromiseLike<void> | undefined)?.then !== "function") return undefined;
   const running = Promise.resolve(result as PromiseLike<void>);
   return new Promise<void>((resolve) => {
-    const timer = setTimeout(() => {
+    const timer = startTimer(() => {
       const error = new DOMException(
         `Trigger handler for "${endpoint}" did not settle within ${settings.handlerTimeout} ms`,
         "TimeoutError",

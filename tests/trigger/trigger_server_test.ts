@@ -715,3 +715,20 @@ Deno.test("serveTriggers() refuses a path a live server owns with AddrInUse, lea
   const seen = await inbox.waitFor(2);
   assert.deepEqual(seen.map((s) => s.request).sort(), ["", "W"]);
 });
+
+Deno.test("serveTriggers() with readTimeout Infinity keeps a silent connection open instead of closing it at once", async () => {
+  const sink = errorSink();
+  const received: string[] = [];
+  await using server = await serveTriggers("inet:127.0.0.1:0", ({ request }) => {
+    received.push(decoder.decode(request));
+  }, { readTimeout: Infinity, pause: Infinity, onError: sink.onError });
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port: portOf(server) });
+  // setTimeout clamps an infinite delay to 1 ms; a timer armed that way would have closed this by now.
+  await delay(100);
+  await conn.write(encoder.encode("D\0"));
+  const end = await within(readToEnd(conn), 5_000, "the server's close");
+  assert.equal(end.bytes, 0);
+  await server.close();
+  assert.deepEqual(received, ["D"]);
+  assert.deepEqual(sink.errors, []);
+});
