@@ -2,49 +2,12 @@ import assert from "node:assert/strict";
 import { fifoListen } from "../listen/fifo_listen.ts";
 import { fifoTrigger } from "../trigger/fifo_trigger.ts";
 import { unixTrigger } from "../trigger/unix_trigger.ts";
+import { acceptRequest, delay, exists, freePort, Lines, tempDir, within } from "./_util.ts";
 
 /** The project root (where deno.json and its `cli` permission set are) and the command line. */
 const ROOT = new URL("..", import.meta.url).pathname;
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
-
-/** Resolves after `ms` milliseconds. */
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Settles as `promise` does, or rejects after `ms`: proves "does not hang", and clears its timer. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not settled within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * A fresh temporary directory under /tmp (which the `cli` permission set
- * grants), removed with everything in it on dispose.
- */
-async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ dir: "/tmp", prefix: "postnet-cli-" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
-
-/** Whether anything is at `path`. */
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
 
 /** `-A` grants everything; `-P=cli` is the permission set deno.json declares for the command line. */
 type Grant = "-A" | "-P=cli";
@@ -90,67 +53,6 @@ async function runCli(args: string[], grant: Grant = "-A", cwd = ROOT): Promise<
   };
 }
 
-/** Accepts one connection, reads until its NUL or end-of-file (at most 64 reads), closes it. */
-async function acceptRequest(listener: Deno.Listener): Promise<number[]> {
-  using conn = await listener.accept();
-  const bytes: number[] = [];
-  const buffer = new Uint8Array(4096);
-  for (let i = 0; i < 64; i++) {
-    const n = await conn.read(buffer);
-    if (n === null) break;
-    bytes.push(...buffer.subarray(0, n));
-    if (buffer[n - 1] === 0) break;
-  }
-  return bytes;
-}
-
-/** A loopback port that nothing listens on: bound, read, released. */
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return listener.addr.port;
-}
-
-/** Lines of a child's stdout, one at a time; a wait for a line can time out without losing data. */
-class Lines {
-  #reader: ReadableStreamDefaultReader<string>;
-  #buffer = "";
-  #pending: Promise<ReadableStreamReadResult<string>> | undefined;
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.#reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  }
-  /** The next line; null at end of stream; undefined when none came within `ms`. */
-  async next(ms: number): Promise<string | null | undefined> {
-    const end = performance.now() + ms;
-    for (let i = 0; i < 10_000 && !this.#buffer.includes("\n"); i++) {
-      const left = end - performance.now();
-      if (left <= 0) return undefined;
-      // One read in flight at a time, kept across timeouts, so no chunk is dropped.
-      this.#pending ??= this.#reader.read();
-      const result = await within(this.#pending, left, "line").catch(() => undefined);
-      if (result === undefined) return undefined;
-      this.#pending = undefined;
-      if (result.done) return null;
-      this.#buffer += result.value;
-    }
-    const newline = this.#buffer.indexOf("\n");
-    const line = this.#buffer.slice(0, newline);
-    this.#buffer = this.#buffer.slice(newline + 1);
-    return line;
-  }
-  /** The rest of the stream. */
-  async rest(): Promise<string> {
-    let text = this.#buffer;
-    this.#buffer = "";
-    for (let i = 0; i < 10_000; i++) {
-      const { value, done } = await (this.#pending ?? this.#reader.read());
-      this.#pending = undefined;
-      if (done) return text;
-      text += value;
-    }
-    throw new Error("the stream did not end");
-  }
-}
-
 /** Waits (at most `ms`) until something is at `path`. */
 async function waitForPath(path: string, ms = 15_000): Promise<void> {
   const end = performance.now() + ms;
@@ -184,18 +86,18 @@ async function triggerStarting(send: () => Promise<unknown>): Promise<void> {
 // kick
 
 Deno.test("cli kick ENDPOINT REQUEST sends to a unix server and exits 0", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-cli-", "/tmp");
   const path = `${dir.path}/qmgr`;
   using listener = Deno.listen({ transport: "unix", path });
   const [received, outcome] = await Promise.all([acceptRequest(listener), runCli(["kick", `unix:${path}`, "I"])]);
   assert.equal(outcome.code, 0, outcome.stderr);
-  assert.deepEqual(received, [0x49, 0]);
+  assert.deepEqual([...received], [0x49, 0]);
   assert.equal(outcome.stdout, "");
   assert.equal(outcome.stderr, "");
 });
 
 Deno.test("cli kick ENDPOINT REQUEST sends to a fifo listener and exits 0", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-cli-", "/tmp");
   const path = `${dir.path}/pickup`;
   await using fifo = await fifoListen(path);
   const outcome = await runCli(["kick", `fifo:${path}`, "W"]);
@@ -209,17 +111,17 @@ Deno.test("cli kick ENDPOINT REQUEST sends to an inet server and exits 0", async
   const endpoint = `inet:127.0.0.1:${listener.addr.port}`;
   const [received, outcome] = await Promise.all([acceptRequest(listener), runCli(["kick", endpoint, "D"])]);
   assert.equal(outcome.code, 0, outcome.stderr);
-  assert.deepEqual(received, [0x44, 0]);
+  assert.deepEqual([...received], [0x44, 0]);
   assert.equal(outcome.stderr, "");
 });
 
 Deno.test("cli kick picks the transport of a bare path by stat (socket and FIFO)", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-cli-", "/tmp");
   const socket = `${dir.path}/qmgr`;
   using listener = Deno.listen({ transport: "unix", path: socket });
   const [received, outcome] = await Promise.all([acceptRequest(listener), runCli(["kick", socket, "A"])]);
   assert.equal(outcome.code, 0, outcome.stderr);
-  assert.deepEqual(received, [0x41, 0]);
+  assert.deepEqual([...received], [0x41, 0]);
 
   const path = `${dir.path}/pickup`;
   await using fifo = await fifoListen(path);
@@ -229,7 +131,7 @@ Deno.test("cli kick picks the transport of a bare path by stat (socket and FIFO)
 });
 
 Deno.test("cli kick --queue-directory DIR public qmgr I reaches the socket DIR/public/qmgr, as postkick", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-cli-", "/tmp");
   await Deno.mkdir(`${dir.path}/public`, { mode: 0o710 });
   using listener = Deno.listen({ transport: "unix", path: `${dir.path}/public/qmgr` });
   const [received, outcome] = await Promise.all([
@@ -237,12 +139,12 @@ Deno.test("cli kick --queue-directory DIR public qmgr I reaches the socket DIR/p
     runCli(["kick", "--queue-directory", dir.path, "public", "qmgr", "I"]),
   ]);
   assert.equal(outcome.code, 0, outcome.stderr);
-  assert.deepEqual(received, [0x49, 0]);
+  assert.deepEqual([...received], [0x49, 0]);
   assert.equal(outcome.stderr, "");
 });
 
 Deno.test("cli kick --queue-directory DIR public pickup W reaches the FIFO DIR/public/pickup, as postkick", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-cli-", "/tmp");
   await Deno.mkdir(`${dir.path}/public`);
   await using fifo = await fifoListen(`${dir.path}/public/pickup`);
   const outcome = await runCli(["kick", "--queue-directory", dir.path, "public", "pickup", "W"]);
@@ -251,18 +153,18 @@ Deno.test("cli kick --queue-directory DIR public pickup W reaches the FIFO DIR/p
 });
 
 Deno.test("cli kick takes ./a:b as a path relative to its working directory", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-cli-", "/tmp");
   using listener = Deno.listen({ transport: "unix", path: `${dir.path}/a:b` });
   const [received, outcome] = await Promise.all([
     acceptRequest(listener),
     runCli(["kick", "./a:b", "W"], "-A", dir.path),
   ]);
   assert.equal(outcome.code, 0, outcome.stderr);
-  assert.deepEqual(received, [0x57, 0]);
+  assert.deepEqual([...received], [0x57, 0]);
 });
 
 Deno.test("cli kick exits 0 at --timeout when the server takes the trigger but never closes", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-cli-", "/tmp");
   const path = `${dir.path}/qmgr`;
   using listener = Deno.listen({ transport: "unix", path });
   const accepted = listener.accept();
@@ -277,7 +179,7 @@ Deno.test("cli kick exits 0 at --timeout when the server takes the trigger but n
 });
 
 Deno.test("cli kick runs under -P=cli (the deno.json permission set) on unix and fifo", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-cli-", "/tmp");
   const path = `${dir.path}/qmgr`;
   using listener = Deno.listen({ transport: "unix", path });
   const [received, outcome] = await Promise.all([
@@ -285,7 +187,7 @@ Deno.test("cli kick runs under -P=cli (the deno.json permission set) on unix and
     runCli(["kick", `unix:${path}`, "I"], "-P=cli"),
   ]);
   assert.equal(outcome.code, 0, outcome.stderr);
-  assert.deepEqual(received, [0x49, 0]);
+  assert.deepEqual([...received], [0x49, 0]);
   assert.deepEqual(outcome.errors, []);
 
   const fifoPath = `${dir.path}/pickup`;
@@ -297,7 +199,7 @@ Deno.test("cli kick runs under -P=cli (the deno.json permission set) on unix and
 });
 
 Deno.test("cli kick exits 1 with ONE stderr line naming the endpoint when the trigger is not delivered", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-cli-", "/tmp");
   const fifo = `${dir.path}/fifo`;
   const { code } = await new Deno.Command("mkfifo", { args: [fifo] }).output();
   assert.equal(code, 0);
@@ -333,7 +235,7 @@ Deno.test("cli kick exits 1 with ONE stderr line naming the endpoint when the tr
 // Usage errors and help.
 
 Deno.test("cli exits 2 on usage errors, before creating or touching anything", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-cli-", "/tmp");
   const existing = `${dir.path}/existing`;
   await Deno.writeTextFile(existing, "keep");
   const before = await Deno.lstat(existing);
@@ -458,7 +360,7 @@ async function watchTwo(
 }
 
 Deno.test("cli watch --count 2 on unix prints exactly 2 JSON lines, exits 0 and removes the socket", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-cli-", "/tmp");
   const path = `${dir.path}/qmgr`;
   const { lines, code, stderr } = await watchTwo(
     `unix:${path}`,
@@ -474,7 +376,7 @@ Deno.test("cli watch --count 2 on unix prints exactly 2 JSON lines, exits 0 and 
 });
 
 Deno.test("cli watch --count 2 on fifo prints exactly 2 JSON lines, exits 0 and removes the FIFO", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-cli-", "/tmp");
   const path = `${dir.path}/pickup`;
   const { lines, code, stderr } = await watchTwo(`fifo:${path}`, path, () => fifoTrigger(path, "W"));
   assert.equal(code, 0, stderr);
@@ -487,7 +389,7 @@ Deno.test("cli watch --count 2 on fifo prints exactly 2 JSON lines, exits 0 and 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   for (const transport of ["unix", "fifo"] as const) {
     Deno.test(`cli watch exits 0 on ${signal} on ${transport} and removes the ${transport === "unix" ? "socket" : "FIFO"}`, async () => {
-      await using dir = await tempDir();
+      await using dir = await tempDir("postnet-cli-", "/tmp");
       const path = `${dir.path}/service`;
       const child = spawnCli(["watch", `${transport}:${path}`]);
       const output = child.output();

@@ -15,6 +15,7 @@
 import assert from "node:assert/strict";
 import { serveTriggers, trigger, type TriggerServer } from "../trigger/mod.ts";
 import type { StepReport } from "./permissions/_steps.ts";
+import { mkfifo, tempDir } from "./_util.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const FIXTURES = `${ROOT}/tests/permissions`;
@@ -124,7 +125,7 @@ async function pool<T>(tasks: (() => Promise<T>)[], limit = 8): Promise<T[]> {
 }
 
 /** Resolves with `promise`'s value, or undefined after `ms`; leaves no timer behind. */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), ms));
   try {
@@ -182,11 +183,6 @@ async function serveText(listener: Deno.Listener, text: string): Promise<number>
   return count;
 }
 
-async function mkfifo(path: string): Promise<void> {
-  const { code } = await new Deno.Command("mkfifo", { args: [path], stdout: "null", stderr: "null" }).output();
-  assert.equal(code, 0, `mkfifo ${path}`);
-}
-
 /** The three trigger servers the trigger and CLI tests send to, recording what arrives. */
 class Servers implements AsyncDisposable {
   readonly received: Record<"inet" | "unix" | "fifo", string[]> = { inet: [], unix: [], fifo: [] };
@@ -223,7 +219,7 @@ class Servers implements AsyncDisposable {
     this.#arrived.addEventListener("arrived", check);
     check();
     try {
-      await within(all.promise, 5_000);
+      await settledWithin(all.promise, 5_000);
     } finally {
       this.#arrived.removeEventListener("arrived", check);
     }
@@ -238,14 +234,8 @@ class Servers implements AsyncDisposable {
   }
 }
 
-/** A fresh directory under /tmp (which the permission sets grant), removed with `await using`. */
-async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ dir: "/tmp", prefix: "postnet-permissions-" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
-
 Deno.test("-P=connect: inetConnect() and unixConnect() work under the set, and without any one grant throw NotCapable naming the flag", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-permissions-", "/tmp");
   const unixPath = `${dir.path}/connect.sock`;
   const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const unix = Deno.listen({ transport: "unix", path: unixPath });
@@ -283,7 +273,7 @@ Deno.test("-P=connect: inetConnect() and unixConnect() work under the set, and w
 });
 
 Deno.test("-P=listen: inetListen(), unixListen() and fifoListen() work under the set, and without any one grant throw NotCapable naming the flag", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-permissions-", "/tmp");
   const variants: { name: string; flags: string[]; missing?: Grant }[] = [
     { name: "set", flags: ["-P=listen"] },
     { name: "flags", flags: flagsOf("listen") },
@@ -321,7 +311,7 @@ Deno.test("-P=listen: inetListen(), unixListen() and fifoListen() work under the
 });
 
 Deno.test("-P=trigger: every trigger function and serveTriggers() work under the set, and without any one grant throw NotCapable naming the flag", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-permissions-", "/tmp");
   const unixPath = `${dir.path}/qmgr`;
   const fifoPath = `${dir.path}/pickup`;
   await using servers = await Servers.start(unixPath, fifoPath);
@@ -425,7 +415,7 @@ async function watch(flags: string[], endpoint: string, request: string): Promis
         triggerErrors.push(String(error));
         return false;
       });
-      if (await within(exited, sent ? 500 : 50)) break;
+      if (await settledWithin(exited, sent ? 500 : 50)) break;
     }
     return { ...finished(await output, timedOut), triggerErrors };
   } finally {
@@ -434,7 +424,7 @@ async function watch(flags: string[], endpoint: string, request: string): Promis
 }
 
 Deno.test("-P=cli: kick (both forms, every transport), watch (socket and FIFO) and demo work under the set", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-permissions-", "/tmp");
   await Deno.mkdir(`${dir.path}/public`);
   await using servers = await Servers.start(`${dir.path}/public/qmgr`, `${dir.path}/public/pickup`);
   const queue = ["--queue-directory", dir.path];
@@ -481,7 +471,7 @@ Deno.test("-P=cli: kick (both forms, every transport), watch (socket and FIFO) a
 });
 
 Deno.test("-P=cli: without any one grant, each subcommand that needs it exits 1 naming the flag, and the others still work", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-permissions-", "/tmp");
   await Deno.mkdir(`${dir.path}/public`);
   const qmgr = `${dir.path}/public/qmgr`;
   const pickup = `${dir.path}/public/pickup`;
@@ -580,7 +570,7 @@ Deno.test("-P=cli: without any one grant, each subcommand that needs it exits 1 
 // watch awaits the server's `finished`, then Deno.exit()s: `finished` must settle only once the
 // FIFO is removed. When it settled as reading ended, about 3 runs in 5 left the FIFO behind.
 Deno.test("-P=cli: watch removes the FIFO it created before it exits", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-permissions-", "/tmp");
   const paths = Array.from({ length: 5 }, (_, i) => `${dir.path}/watch-${i}.fifo`);
   const runs = await pool(paths.map((path) => () => watch(["-P=cli"], `fifo:${path}`, "W")));
   for (const run of runs) assert.equal(run.code, 0, show(run));
@@ -588,7 +578,7 @@ Deno.test("-P=cli: watch removes the FIFO it created before it exits", async () 
 });
 
 Deno.test("narrowest grants: each function works with exactly the flags its docs name", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-permissions-", "/tmp");
   const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const socket = `${dir.path}/narrow.sock`;
   const unix = Deno.listen({ transport: "unix", path: socket });
@@ -675,7 +665,7 @@ Deno.test("narrowest grants: each function works with exactly the flags its docs
 // node:dns needs --allow-net=HOST (every port); with HOST:PORT alone, inetConnect() lets
 // Deno.connect resolve the name.
 Deno.test("narrowest grants: inetConnect() and trigger() reach localhost:PORT with --allow-net=localhost:PORT alone", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-permissions-", "/tmp");
   await using servers = await Servers.start(`${dir.path}/qmgr`, `${dir.path}/pickup`);
   const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accepted = serveText(tcp, "tcp");
@@ -702,7 +692,7 @@ Deno.test("narrowest grants: inetConnect() and trigger() reach localhost:PORT wi
 });
 
 Deno.test("unixConnect() on a relative path: the NotCapable names the normalized unix:ABS grant, and that grant works", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-permissions-", "/tmp");
   const unix = Deno.listen({ transport: "unix", path: `${dir.path}/relative.sock` });
   const accepted = serveText(unix, "unix");
   const rw = ["--allow-read=relative.sock", "--allow-write=relative.sock"];
@@ -721,7 +711,7 @@ Deno.test("unixConnect() on a relative path: the NotCapable names the normalized
 });
 
 Deno.test("requirePermission() neither prompts nor hangs: --no-prompt, or a stdin nobody writes to, is a NotCapable at once", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-permissions-", "/tmp");
   const path = `${dir.path}/nobody.sock`;
   const script = `${FIXTURES}/narrow.ts`;
   const runs = await pool([
@@ -748,7 +738,7 @@ Deno.test("requirePermission() does not prompt on a terminal under --no-prompt",
     console.log("skipped: script(1) is not installed, so no pseudo-terminal can be made");
     return;
   }
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-permissions-", "/tmp");
   const path = `${dir.path}/nobody.sock`;
   const command = [Deno.execPath(), "run", "--no-prompt", `${FIXTURES}/narrow.ts`, "unixConnect", path]
     .map((word) => `'${word.replaceAll("'", `'\\''`)}'`).join(" ");
@@ -788,7 +778,7 @@ function examplesOf(source: string): string[] {
 }
 
 Deno.test("doc examples: each module's examples run under exactly its permission set", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("postnet-permissions-", "/tmp");
   const exports: Record<string, string> = CONFIG.exports;
   const importOf = (sub: string) => new URL(exports[`.${sub}`], `file://${ROOT}/`).href;
   // The root module's example serves and sends triggers: it runs under the trigger set.

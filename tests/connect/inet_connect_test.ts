@@ -23,18 +23,12 @@ import {
   type LookupAddress,
   type LookupFunction,
 } from "../../connect/inet_connect.ts";
+import { freePort, message, probeIpv6, rejection, runScript, type ScriptResult, tempDir } from "../_util.ts";
 
 const BLACK_HOLE_HOST = "127.0.0.2";
 
 /** Whether ::1 can be bound here (some containers have no IPv6 loopback). */
-const ipv6 = (() => {
-  try {
-    Deno.listen({ hostname: "::1", port: 0 }).close();
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const ipv6 = probeIpv6().ok;
 
 function v4(address: string): LookupAddress {
   return { address, family: 4 };
@@ -64,28 +58,6 @@ function hanging(): LookupFunction & { calls: number } {
   };
   lookup.calls = 0;
   return lookup;
-}
-
-/** A port on which nothing listens on 127.0.0.1 (bound, then released). */
-function refusedPort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return listener.addr.port;
-}
-
-/** The rejection of `promise`; fails (closing the connection) if it resolves. */
-async function rejection(promise: Promise<Deno.TcpConn>): Promise<unknown> {
-  try {
-    const conn = await promise;
-    conn.close();
-  } catch (error) {
-    return error;
-  }
-  assert.fail("expected a rejection, got a connection");
-}
-
-function message(error: unknown): string {
-  assert.ok(error instanceof Error || error instanceof DOMException, `not an error: ${String(error)}`);
-  return error.message;
 }
 
 /** Times `fn` in milliseconds. */
@@ -428,7 +400,7 @@ Deno.test({
 // Failure reports
 
 Deno.test("inetConnect() rejects with ConnectionRefused naming the address when nothing listens", async () => {
-  const port = refusedPort();
+  const port = freePort();
   const error = await rejection(inetConnect(`127.0.0.1:${port}`, { timeout: 5_000 }));
   assert.ok(error instanceof Deno.errors.ConnectionRefused, `got ${String(error)}`);
   assert.ok(message(error).includes(`"127.0.0.1:${port}"`), message(error));
@@ -436,7 +408,7 @@ Deno.test("inetConnect() rejects with ConnectionRefused naming the address when 
 });
 
 Deno.test("inetConnect() names every address tried, in order, when all of them refuse", async () => {
-  const port = refusedPort();
+  const port = freePort();
   for (const strategy of ["happy-eyeballs", "serial"] as const) {
     const lookup = answering([v4("127.0.0.1"), v4("127.0.0.2")]);
     const error = await rejection(inetConnect(`multi.test:${port}`, { lookup, strategy, timeout: 5_000 }));
@@ -456,7 +428,7 @@ Deno.test({
   name: "inetConnect() interleaves families for happy-eyeballs and keeps resolver order for serial",
   ignore: !ipv6,
   async fn() {
-    const port = refusedPort();
+    const port = freePort();
     const answer = [v4("127.0.0.1"), v4("127.0.0.2"), v6("::1")];
     // Each refusal starts the next address at once, so the message lists the attempt order.
     const expected = {
@@ -558,16 +530,25 @@ Deno.test("inetConnect() to a black hole rejects with a TimeoutError naming the 
   assert.ok(elapsed < timeout + 1_000, `settled late: ${elapsed} ms`);
 });
 
+/**
+ * Connects to `host`:PORT, which a lookup answers with a black hole on
+ * 127.0.0.2 first and a live listener on 127.0.0.1 second, with `options`;
+ * asserts the connection is to 127.0.0.1 and reached the listener, and
+ * returns how long the connect took, in milliseconds.
+ */
+async function connectPastHole(host: string, options: InetConnectOptions): Promise<number> {
+  using pair = await blackHoleBesideListener();
+  const lookup = answering([v4(BLACK_HOLE_HOST), v4("127.0.0.1")]);
+  const [conn, elapsed] = await timed(() => inetConnect(`${host}:${pair.port}`, { ...options, lookup }));
+  using _conn = conn;
+  assert.equal(conn.remoteAddr.hostname, "127.0.0.1");
+  await assertReached(conn, pair.good);
+  return elapsed;
+}
+
 for (const attemptDelay of [100, 250]) {
   Deno.test(`inetConnect() happy-eyeballs reaches the second address about attemptDelay ${attemptDelay} ms after a black-holed first`, async () => {
-    using pair = await blackHoleBesideListener();
-    const lookup = answering([v4(BLACK_HOLE_HOST), v4("127.0.0.1")]);
-    const [conn, elapsed] = await timed(() =>
-      inetConnect(`eyeballs.test:${pair.port}`, { lookup, attemptDelay, timeout: 10_000 })
-    );
-    using _conn = conn;
-    assert.equal(conn.remoteAddr.hostname, "127.0.0.1");
-    await assertReached(conn, pair.good);
+    const elapsed = await connectPastHole("eyeballs.test", { attemptDelay, timeout: 10_000 });
     console.log(
       `happy eyeballs, attemptDelay ${attemptDelay} ms: connected after ${elapsed.toFixed(1)} ms (+${
         (elapsed - attemptDelay).toFixed(1)
@@ -579,27 +560,14 @@ for (const attemptDelay of [100, 250]) {
 }
 
 Deno.test("inetConnect() happy-eyeballs starts the next address at once when an attempt times out", async () => {
-  using pair = await blackHoleBesideListener();
-  const lookup = answering([v4(BLACK_HOLE_HOST), v4("127.0.0.1")]);
   // attemptTimeout 200 ends the first attempt long before attemptDelay 3000.
-  const [conn, elapsed] = await timed(() =>
-    inetConnect(`eyeballs.test:${pair.port}`, { lookup, attemptDelay: 3_000, attemptTimeout: 200, timeout: 10_000 })
-  );
-  using _conn = conn;
-  await assertReached(conn, pair.good);
+  const elapsed = await connectPastHole("eyeballs.test", { attemptDelay: 3_000, attemptTimeout: 200, timeout: 10_000 });
   assert.ok(elapsed >= 160 && elapsed < 2_500, `took ${elapsed} ms`);
 });
 
 Deno.test("inetConnect() serial waits out attemptTimeout on a black-holed first address, then connects to the second", async () => {
-  using pair = await blackHoleBesideListener();
-  const lookup = answering([v4(BLACK_HOLE_HOST), v4("127.0.0.1")]);
   const attemptTimeout = 500;
-  const [conn, elapsed] = await timed(() =>
-    inetConnect(`serial.test:${pair.port}`, { lookup, strategy: "serial", attemptTimeout, timeout: 10_000 })
-  );
-  using _conn = conn;
-  assert.equal(conn.remoteAddr.hostname, "127.0.0.1");
-  await assertReached(conn, pair.good);
+  const elapsed = await connectPastHole("serial.test", { strategy: "serial", attemptTimeout, timeout: 10_000 });
   console.log(
     `serial, attemptTimeout ${attemptTimeout} ms: connected after ${elapsed.toFixed(1)} ms (+${
       (elapsed - attemptTimeout).toFixed(1)
@@ -659,21 +627,10 @@ Deno.test({
  * with exactly `flags`: a grant naming a port chosen inside the test cannot
  * be given through `Deno.test({permissions})`, which is fixed beforehand.
  */
-async function runNarrowed(flags: string[], body: string, args: string[]): Promise<Deno.CommandOutput> {
-  const dir = await Deno.makeTempDir({ prefix: "postnet_inet_connect_" });
-  try {
-    const script = `${dir}/client.ts`;
-    const module = new URL("../../connect/inet_connect.ts", import.meta.url).href;
-    await Deno.writeTextFile(script, `import { inetConnect } from ${JSON.stringify(module)};\n${body}\n`);
-    return await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-config", "--no-prompt", ...flags, script, ...args],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+async function runNarrowed(flags: string[], body: string, args: string[]): Promise<ScriptResult> {
+  await using dir = await tempDir("postnet_inet_connect_");
+  const module = new URL("../../connect/inet_connect.ts", import.meta.url).href;
+  return await runScript(dir.path, `import { inetConnect } from ${JSON.stringify(module)};\n${body}\n`, flags, args);
 }
 
 Deno.test("inetConnect() connects by name when --allow-net names the host and port only", async () => {
@@ -689,7 +646,7 @@ Deno.test("inetConnect() connects by name when --allow-net names the host and po
     await conn.write(new TextEncoder().encode("granted"));`,
     [String(port)],
   );
-  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  assert.equal(output.code, 0, output.stderr);
   using peer = await accepted;
   const buffer = new Uint8Array(16);
   const n = await peer.read(buffer);
@@ -716,8 +673,8 @@ Deno.test("inetConnect() by name closes a connection of a family protocols forbi
     }`,
     [String(port)],
   );
-  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-  const result = JSON.parse(new TextDecoder().decode(output.stdout));
+  assert.equal(output.code, 0, output.stderr);
+  const result = JSON.parse(output.stdout);
   assert.equal(result.notFound, true, JSON.stringify(result));
   assert.ok(result.message.includes(`Cannot connect to "localhost:${port}"`), result.message);
   assert.ok(result.message.includes(`"ipv6"`), result.message);

@@ -6,33 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { unixConnect, type UnixConnectOptions } from "../../connect/unix_connect.ts";
-
-/** A fresh temporary directory, removed with its contents on dispose. */
-async function tempDir(): Promise<AsyncDisposable & { path: string }> {
-  const path = await Deno.makeTempDir({ prefix: "postnet_unix_connect_" });
-  return {
-    path,
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(path, { recursive: true });
-    },
-  };
-}
-
-/** The rejection of `promise`; fails (closing the connection) if it resolves. */
-async function rejection(promise: Promise<Deno.UnixConn>): Promise<unknown> {
-  try {
-    const conn = await promise;
-    conn.close();
-  } catch (error) {
-    return error;
-  }
-  assert.fail("expected a rejection, got a connection");
-}
-
-function message(error: unknown): string {
-  assert.ok(error instanceof Error || error instanceof DOMException, `not an error: ${String(error)}`);
-  return error.message;
-}
+import { message, rejection, tempDir } from "../_util.ts";
 
 /** Sends `text` one way over the pair and checks it arrives: the connection is real. */
 async function roundTrip(from: Deno.Conn, to: Deno.Conn, text: string): Promise<void> {

@@ -11,6 +11,7 @@
  * @module
  */
 import { closeSync, constants, openSync } from "node:fs";
+import { delay, within } from "../_util.ts";
 
 /** The project root, where deno.json (and its `cli` permission set) lives. */
 export const ROOT: string = new URL("../../", import.meta.url).pathname;
@@ -51,19 +52,6 @@ function denoArgs(args: string[], options: CliOptions): string[] {
   return ["run", ...(options.quiet ? ["-q"] : []), "-P=cli", "cli.ts", ...args];
 }
 
-/** Races `promise` against a timer that is always cleared. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not done after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * Runs `deno run -P=cli cli.ts kick ARGS...` to completion (killed after
  * 20 s).
@@ -95,10 +83,6 @@ export async function kick(args: string[], options: CliOptions = {}): Promise<Cl
 /** Splits stderr into lines, leaving out Deno's own warning. */
 function cliLines(stderr: string): string[] {
   return stderr.split("\n").filter((line) => line !== "" && !DENO_CONFIG_PERMISSIONS_WARNING.test(line));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**
@@ -135,7 +119,7 @@ export async function waitUntilServing(
       if (!(error instanceof Deno.errors.NotFound) && code !== "ENXIO") throw error;
       last = code ?? "nothing there";
     }
-    await sleep(20);
+    await delay(20);
   }
   throw new Error(`${transport}:${path} not served after ${timeoutMs} ms (${last})`);
 }

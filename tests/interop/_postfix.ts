@@ -29,6 +29,7 @@
  *
  * @module
  */
+import { delay } from "../_util.ts";
 
 /** Options for {@linkcode startPostfix}. */
 export interface PostfixOptions {
@@ -367,10 +368,6 @@ async function isMasterAlive(pid: number): Promise<boolean> {
   return comm === "master" && state !== "Z" && state !== "X";
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 class Instance implements PostfixInstance {
   readonly configDir: string;
   readonly queueDir: string;
@@ -412,7 +409,7 @@ class Instance implements PostfixInstance {
       const hits = text.split("\n").filter((line) => pattern.test(line));
       if (hits.length >= count) return hits[count - 1];
       if (Date.now() >= deadline) break;
-      await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())));
+      await delay(Math.min(POLL_MS, Math.max(0, deadline - Date.now())));
     }
     const tail = text.trimEnd().split("\n").slice(-30).join("\n");
     throw new Error(
@@ -487,7 +484,7 @@ class Instance implements PostfixInstance {
     // Bounded wait: postfix stop gives up waiting after 5 s.
     const deadline = Date.now() + STOP_TIMEOUT_MS;
     while (await isMasterAlive(pid) && Date.now() < deadline) {
-      await sleep(POLL_MS);
+      await delay(POLL_MS);
     }
     if (await isMasterAlive(pid)) {
       // Safety net: never leave a master running.

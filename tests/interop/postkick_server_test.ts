@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { serveTriggers, type TriggerRequest } from "../../mod.ts";
-import { CliWatch, waitUntilServing, within } from "./_cli.ts";
+import { within } from "../_util.ts";
+import { CliWatch, waitUntilServing } from "./_cli.ts";
 import { makeClientConfig, postkick, type PostkickResult, skipUnlessPostfix } from "./_postfix.ts";
 
 const ignore = skipUnlessPostfix();

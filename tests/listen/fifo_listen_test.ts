@@ -1,32 +1,11 @@
 import assert from "node:assert/strict";
 import { closeSync, constants, openSync, writeSync } from "node:fs";
 import { fifoListen, type FifoListener } from "../../listen/fifo_listen.ts";
+import { assertRefused, mkfifo, modeOf, runScript, tempDir, within } from "../_util.ts";
 
 const LIBRARY = new URL("../../listen/fifo_listen.ts", import.meta.url).href;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/* A fresh directory, removed with everything in it at the end of the scope. */
-async function tempDir(): Promise<AsyncDisposable & { path: string }> {
-  const path = await Deno.makeTempDir({ prefix: "postnet-fifo-" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
-
-/* The permission bits of what is at `path`. */
-async function modeOf(path: string): Promise<number> {
-  return (await Deno.lstat(path)).mode! & 0o7777;
-}
-
-/* Makes a FIFO with the mkfifo program, as an administrator would. */
-async function mkfifo(path: string, mode: number): Promise<void> {
-  const { code, stderr } = await new Deno.Command("mkfifo", {
-    args: ["-m", mode.toString(8), path],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.equal(code, 0, decoder.decode(stderr));
-}
 
 /* Writes `text` as a Postfix fifo_trigger does: a non-blocking open, one write, close. */
 function writeNonBlocking(path: string, text: string): void {
@@ -42,72 +21,6 @@ function writeNonBlocking(path: string, text: string): void {
 async function readWithin(fifo: FifoListener, ms = 5_000): Promise<string | null> {
   const chunk = await within(fifo.read(), ms, "read()");
   return chunk === null ? null : decoder.decode(chunk);
-}
-
-/* Asserts `promise` settles within `ms`, and returns its value. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/* Asserts a rejection of class `Class` whose message names the endpoint and contains `text`. */
-async function assertRefused(
-  promise: Promise<unknown>,
-  Class: new (...args: never[]) => Error,
-  path: string,
-  text: string,
-): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof Class, `expected ${Class.name}, got ${error}`);
-    assert.ok(error.message.includes(`"fifo:${path}"`), error.message);
-    assert.ok(error.message.includes(text), error.message);
-    return true;
-  });
-}
-
-/* Runs `deno run` on `script` through `sh`, after `umask`; kills it by PID if it outlives `timeout`. */
-async function runScript(
-  dir: string,
-  script: string,
-  flags: string[],
-  args: string[],
-  umask = "022",
-  timeout = 20_000,
-): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean }> {
-  const file = `${dir}/script.ts`;
-  await Deno.writeTextFile(file, script);
-  const child = new Deno.Command("sh", {
-    args: [
-      "-c",
-      `umask ${umask} && exec "$0" run --no-config --no-prompt "$@"`,
-      Deno.execPath(),
-      ...flags,
-      file,
-      ...args,
-    ],
-    cwd: dir,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill("SIGKILL");
-  }, timeout);
-  try {
-    const { code, stdout, stderr } = await child.output();
-    return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr), timedOut };
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 Deno.test("fifoListen() creates a FIFO with mode 0o622 and reads what a writer wrote", async () => {
@@ -202,14 +115,14 @@ Deno.test("fifoListen() refuses a regular file, a directory and symbolic links, 
   const file = `${dir.path}/file`;
   await Deno.writeTextFile(file, "precious data\n");
   await Deno.chmod(file, 0o640);
-  await assertRefused(fifoListen(file), Deno.errors.AlreadyExists, file, "a regular file");
+  await assertRefused(fifoListen(file), Deno.errors.AlreadyExists, `fifo:${file}`, "a regular file");
   assert.equal(await Deno.readTextFile(file), "precious data\n");
   assert.equal(await modeOf(file), 0o640);
 
   const directory = `${dir.path}/directory`;
   await Deno.mkdir(directory);
   await Deno.writeTextFile(`${directory}/inside`, "x");
-  await assertRefused(fifoListen(directory), Deno.errors.AlreadyExists, directory, "a directory");
+  await assertRefused(fifoListen(directory), Deno.errors.AlreadyExists, `fifo:${directory}`, "a directory");
   assert.equal(await Deno.readTextFile(`${directory}/inside`), "x");
 
   const fifo = `${dir.path}/real-fifo`;
@@ -217,7 +130,7 @@ Deno.test("fifoListen() refuses a regular file, a directory and symbolic links, 
   for (const [name, target] of [["to-fifo", fifo], ["to-file", file], ["dangling", `${dir.path}/missing`]]) {
     const link = `${dir.path}/${name}`;
     await Deno.symlink(target, link);
-    await assertRefused(fifoListen(link), Deno.errors.AlreadyExists, link, "a symbolic link");
+    await assertRefused(fifoListen(link), Deno.errors.AlreadyExists, `fifo:${link}`, "a symbolic link");
     assert.ok((await Deno.lstat(link)).isSymlink);
     assert.equal(await Deno.readLink(link), target);
   }
@@ -230,7 +143,7 @@ Deno.test("fifoListen() refuses a socket with AlreadyExists and leaves it workin
   await using dir = await tempDir();
   const path = `${dir.path}/socket`;
   using live = Deno.listen({ transport: "unix", path });
-  await assertRefused(fifoListen(path), Deno.errors.AlreadyExists, path, "a socket");
+  await assertRefused(fifoListen(path), Deno.errors.AlreadyExists, `fifo:${path}`, "a socket");
   using client = await Deno.connect({ transport: "unix", path });
   using _peer = await live.accept();
   assert.ok((await Deno.lstat(path)).isSocket);
@@ -240,7 +153,7 @@ Deno.test("fifoListen() refuses a socket with AlreadyExists and leaves it workin
 Deno.test("fifoListen() throws NotFound naming the path when the directory does not exist", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/no-such-dir/pickup`;
-  await assertRefused(fifoListen(path), Deno.errors.NotFound, path, "mkfifo");
+  await assertRefused(fifoListen(path), Deno.errors.NotFound, `fifo:${path}`, "mkfifo");
   await assert.rejects(Deno.lstat(`${dir.path}/no-such-dir`), Deno.errors.NotFound);
 });
 
@@ -461,7 +374,7 @@ Deno.test({
   async fn() {
     await using dir = await tempDir();
     const path = `${dir.path}/pickup`;
-    await assertRefused(fifoListen(path), Deno.errors.NotCapable, path, "--allow-run=mkfifo");
+    await assertRefused(fifoListen(path), Deno.errors.NotCapable, `fifo:${path}`, "--allow-run=mkfifo");
     await assert.rejects(Deno.lstat(path), Deno.errors.NotFound);
   },
 });
@@ -471,7 +384,7 @@ Deno.test({
   permissions: { read: false, write: true, run: true },
   async fn() {
     const path = "/tmp/postnet-no-such-dir/pickup";
-    await assertRefused(fifoListen(path), Deno.errors.NotCapable, path, `--allow-read=${path}`);
+    await assertRefused(fifoListen(path), Deno.errors.NotCapable, `fifo:${path}`, `--allow-read=${path}`);
   },
 });
 
@@ -480,7 +393,7 @@ Deno.test({
   permissions: { read: true, write: false, run: true },
   async fn() {
     const path = "/tmp/postnet-no-such-dir/pickup";
-    await assertRefused(fifoListen(path), Deno.errors.NotCapable, path, `--allow-write=${path}`);
+    await assertRefused(fifoListen(path), Deno.errors.NotCapable, `fifo:${path}`, `--allow-write=${path}`);
   },
 });
 

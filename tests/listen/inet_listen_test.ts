@@ -1,20 +1,12 @@
 import assert from "node:assert/strict";
 import { inetListen, type InetListenOptions } from "../../listen/inet_listen.ts";
+import { probeIpv6, runScript, tempDir } from "../_util.ts";
 
 const LIBRARY = new URL("../../listen/inet_listen.ts", import.meta.url).href;
 
 /* Whether this machine can bind the IPv6 loopback address, and why not. */
 const IPV6 = probeIpv6();
 if (!IPV6.ok) console.log(`IPv6 tests skipped: cannot listen on [::1]: ${IPV6.reason}`);
-
-function probeIpv6(): { ok: boolean; reason: string } {
-  try {
-    Deno.listen({ hostname: "::1", port: 0 }).close();
-    return { ok: true, reason: "" };
-  } catch (error) {
-    return { ok: false, reason: (error as Error).message };
-  }
-}
 
 /* Proves a listener works: one connection over loopback, bytes both ways. */
 async function assertAccepts(listener: Deno.TcpListener, hostname: string): Promise<void> {
@@ -24,39 +16,6 @@ async function assertAccepts(listener: Deno.TcpListener, hostname: string): Prom
   const buffer = new Uint8Array(16);
   const n = await peer.read(buffer);
   assert.equal(new TextDecoder().decode(buffer.subarray(0, n ?? 0)), "ping");
-}
-
-/* Runs `deno run` on a script in a fresh directory; kills it by PID if it outlives `timeout`. */
-async function runScript(
-  script: string,
-  flags: string[],
-  timeout = 20_000,
-): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean }> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await Deno.writeTextFile(`${dir}/script.ts`, script);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-config", "--no-prompt", ...flags, `${dir}/script.ts`],
-      cwd: dir,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, timeout);
-    try {
-      const { code, stdout, stderr } = await child.output();
-      const decoder = new TextDecoder();
-      return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr), timedOut };
-    } finally {
-      clearTimeout(timer);
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 Deno.test("inetListen() listens on 127.0.0.1:0 and accepts a connection", async () => {
@@ -308,7 +267,8 @@ try {
 }
 console.log("alive");
 `;
-  const result = await runScript(script, ["--allow-net=127.0.0.1"]);
+  await using dir = await tempDir();
+  const result = await runScript(dir.path, script, ["--allow-net=127.0.0.1"]);
   assert.equal(result.timedOut, false);
   assert.equal(result.code, 0, result.stderr);
   const [first, second] = result.stdout.trim().split("\n");
@@ -326,7 +286,8 @@ using first = inetListen("127.0.0.1:0", { reusePort: true });
 using second = inetListen(\`127.0.0.1:\${first.addr.port}\`, { reusePort: true });
 console.log(JSON.stringify([first.addr.port, second.addr.port]));
 `;
-  const result = await runScript(script, ["--unstable-net", "--allow-net=127.0.0.1"]);
+  await using dir = await tempDir();
+  const result = await runScript(dir.path, script, ["--unstable-net", "--allow-net=127.0.0.1"]);
   assert.equal(result.timedOut, false);
   assert.equal(result.code, 0, result.stderr);
   const [a, b] = JSON.parse(result.stdout.trim());

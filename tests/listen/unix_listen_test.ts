@@ -1,20 +1,10 @@
 import assert from "node:assert/strict";
 import { unixListen } from "../../listen/unix_listen.ts";
+import { assertRefused, modeOf, runScript, tempDir } from "../_util.ts";
 
 const LIBRARY = new URL("../../listen/unix_listen.ts", import.meta.url).href;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/* A fresh directory, removed with everything in it at the end of the scope. */
-async function tempDir(): Promise<AsyncDisposable & { path: string }> {
-  const path = await Deno.makeTempDir({ prefix: "postnet-unix-" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
-
-/* The permission bits of what is at `path`. */
-async function modeOf(path: string): Promise<number> {
-  return (await Deno.lstat(path)).mode! & 0o7777;
-}
 
 /* Proves a listener works: connects, sends, and finds the bytes on an accepted connection.
  * Connections already queued (such as a closed probe) are skipped, at most `skip` of them. */
@@ -30,60 +20,6 @@ async function assertAccepts(listener: Deno.UnixListener, path: string, skip = 0
     return;
   }
   assert.fail(`no connection carried the bytes within ${skip + 1} accepts`);
-}
-
-/* Asserts a rejection of class `Class` whose message names the endpoint and contains `text`. */
-async function assertRefused(
-  promise: Promise<unknown>,
-  Class: new (...args: never[]) => Error,
-  path: string,
-  text: string | RegExp,
-): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof Class, `expected ${Class.name}, got ${error}`);
-    assert.ok(error.message.includes(`"unix:${path}"`), error.message);
-    if (typeof text === "string") assert.ok(error.message.includes(text), error.message);
-    else assert.match(error.message, text);
-    return true;
-  });
-}
-
-/* Runs `deno run` on `script` through `sh`, after `umask`; kills it by PID if it outlives `timeout`. */
-async function runScript(
-  dir: string,
-  script: string,
-  flags: string[],
-  args: string[],
-  umask = "022",
-  timeout = 20_000,
-): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean }> {
-  const file = `${dir}/script.ts`;
-  await Deno.writeTextFile(file, script);
-  const child = new Deno.Command("sh", {
-    args: [
-      "-c",
-      `umask ${umask} && exec "$0" run --no-config --no-prompt "$@"`,
-      Deno.execPath(),
-      ...flags,
-      file,
-      ...args,
-    ],
-    cwd: dir,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill("SIGKILL");
-  }, timeout);
-  try {
-    const { code, stdout, stderr } = await child.output();
-    return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr), timedOut };
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 Deno.test("unixListen() listens on a new socket with mode 0o666 and accepts a connection", async () => {
@@ -132,7 +68,7 @@ Deno.test("unixListen() refuses a regular file with AlreadyExists and leaves it 
   const path = `${dir.path}/service`;
   await Deno.writeTextFile(path, "precious data\n");
   await Deno.chmod(path, 0o640);
-  await assertRefused(unixListen(path), Deno.errors.AlreadyExists, path, "a regular file");
+  await assertRefused(unixListen(path), Deno.errors.AlreadyExists, `unix:${path}`, "a regular file");
   assert.equal(await Deno.readTextFile(path), "precious data\n");
   assert.equal(await modeOf(path), 0o640);
 });
@@ -142,7 +78,7 @@ Deno.test("unixListen() refuses a directory with AlreadyExists and leaves it int
   const path = `${dir.path}/service`;
   await Deno.mkdir(path);
   await Deno.writeTextFile(`${path}/inside`, "x");
-  await assertRefused(unixListen(path), Deno.errors.AlreadyExists, path, "a directory");
+  await assertRefused(unixListen(path), Deno.errors.AlreadyExists, `unix:${path}`, "a directory");
   assert.ok((await Deno.lstat(path)).isDirectory);
   assert.equal(await Deno.readTextFile(`${path}/inside`), "x");
 });
@@ -155,7 +91,7 @@ Deno.test("unixListen() refuses a symbolic link with AlreadyExists and leaves li
   for (const [i, to] of targets.entries()) {
     const path = `${dir.path}/link-${i}`;
     await Deno.symlink(to, path);
-    await assertRefused(unixListen(path), Deno.errors.AlreadyExists, path, "a symbolic link");
+    await assertRefused(unixListen(path), Deno.errors.AlreadyExists, `unix:${path}`, "a symbolic link");
     assert.ok((await Deno.lstat(path)).isSymlink);
     assert.equal(await Deno.readLink(path), to);
   }
@@ -168,7 +104,7 @@ Deno.test("unixListen() refuses a symbolic link to a live socket and leaves the 
   const path = `${dir.path}/link`;
   using live = Deno.listen({ transport: "unix", path: socket });
   await Deno.symlink(socket, path);
-  await assertRefused(unixListen(path), Deno.errors.AlreadyExists, path, "a symbolic link");
+  await assertRefused(unixListen(path), Deno.errors.AlreadyExists, `unix:${path}`, "a symbolic link");
   assert.ok((await Deno.lstat(path)).isSymlink);
   await assertAccepts(live, socket);
 });
@@ -178,7 +114,7 @@ Deno.test("unixListen() refuses a live listener's socket with AddrInUse and the 
   const path = `${dir.path}/service`;
   using live = Deno.listen({ transport: "unix", path });
   const before = await Deno.lstat(path);
-  await assertRefused(unixListen(path), Deno.errors.AddrInUse, path, "a process is listening");
+  await assertRefused(unixListen(path), Deno.errors.AddrInUse, `unix:${path}`, "a process is listening");
   const after = await Deno.lstat(path);
   assert.ok(after.isSocket);
   assert.equal(after.ino, before.ino);
@@ -249,7 +185,7 @@ Deno.test("unixListen() takes a path of 107 bytes and refuses 108 or more with R
 Deno.test("unixListen() throws NotFound naming the path when the directory does not exist", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/no-such-dir/service`;
-  await assertRefused(unixListen(path), Deno.errors.NotFound, path, /./);
+  await assertRefused(unixListen(path), Deno.errors.NotFound, `unix:${path}`, /./);
   await assert.rejects(Deno.lstat(`${dir.path}/no-such-dir`), Deno.errors.NotFound);
 });
 
@@ -296,7 +232,7 @@ Deno.test({
   async fn() {
     await using dir = await tempDir();
     const path = `${dir.path}/service`;
-    await assertRefused(unixListen(path), Deno.errors.NotCapable, path, `--allow-net=unix:${path}`);
+    await assertRefused(unixListen(path), Deno.errors.NotCapable, `unix:${path}`, `--allow-net=unix:${path}`);
     await assert.rejects(Deno.lstat(path), Deno.errors.NotFound);
   },
 });
@@ -306,7 +242,7 @@ Deno.test({
   permissions: { read: false, write: true, net: true },
   async fn() {
     const path = "/tmp/postnet-no-such-dir/service";
-    await assertRefused(unixListen(path), Deno.errors.NotCapable, path, `--allow-read=${path}`);
+    await assertRefused(unixListen(path), Deno.errors.NotCapable, `unix:${path}`, `--allow-read=${path}`);
   },
 });
 
@@ -315,7 +251,7 @@ Deno.test({
   permissions: { read: true, write: false, net: true },
   async fn() {
     const path = "/tmp/postnet-no-such-dir/service";
-    await assertRefused(unixListen(path), Deno.errors.NotCapable, path, `--allow-write=${path}`);
+    await assertRefused(unixListen(path), Deno.errors.NotCapable, `unix:${path}`, `--allow-write=${path}`);
   },
 });
 

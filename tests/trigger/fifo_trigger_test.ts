@@ -1,63 +1,12 @@
 import assert from "node:assert/strict";
-import { closeSync, constants, openSync, readSync } from "node:fs";
 import { fifoTrigger } from "../../trigger/fifo_trigger.ts";
-
-/** A fresh temporary directory, removed with everything in it on dispose. */
-async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "postnet-fifo-trigger-" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
-
-/** Makes a FIFO with the real mkfifo(1). */
-async function mkfifo(path: string): Promise<void> {
-  const { code, stderr } = await new Deno.Command("mkfifo", { args: ["-m", "622", path], stderr: "piped" }).output();
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
-}
-
-/**
- * A reader on a FIFO, opened non-blocking: it makes writers' opens succeed,
- * and `take()` returns what is waiting in the FIFO without ever blocking.
- */
-function reader(path: string): { take(): Uint8Array } & Disposable {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  return {
-    take() {
-      const bytes: number[] = [];
-      const buffer = new Uint8Array(65536);
-      for (let i = 0; i < 64; i++) {
-        let n: number;
-        try {
-          n = readSync(fd, buffer);
-        } catch (error) {
-          // EAGAIN: the FIFO is empty.
-          if ((error as { code?: string }).code === "EAGAIN") break;
-          throw error;
-        }
-        if (n === 0) break;
-        bytes.push(...buffer.subarray(0, n));
-      }
-      return Uint8Array.from(bytes);
-    },
-    [Symbol.dispose]: () => closeSync(fd),
-  };
-}
-
-/** Asserts that `call` returns a promise (no synchronous throw) that rejects as `check` expects. */
-async function assertRejectsAsync(
-  call: () => Promise<unknown>,
-  check: (error: unknown) => boolean,
-  message?: string,
-): Promise<void> {
-  let promise: Promise<unknown> | undefined;
-  assert.doesNotThrow(() => void (promise = call()), message);
-  await assert.rejects(promise!, (error) => check(error), message);
-}
+import { assertRejectsAsync, fifoReader, mkfifo, tempDir } from "../_util.ts";
 
 Deno.test("fifoTrigger() writes the request with no NUL and reports it", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/pickup`;
   await mkfifo(path);
-  using fifo = reader(path);
+  using fifo = fifoReader(path);
   const result = await fifoTrigger(path, "W", { timeout: 5_000 });
   assert.deepEqual([...fifo.take()], [0x57]);
   assert.deepEqual(Object.keys(result).sort(), ["bytes", "elapsed", "endpoint", "peerClosed", "transport"]);
@@ -72,7 +21,7 @@ Deno.test("fifoTrigger() writes a string as UTF-8 and a Uint8Array as is", async
   await using dir = await tempDir();
   const path = `${dir.path}/pickup`;
   await mkfifo(path);
-  using fifo = reader(path);
+  using fifo = fifoReader(path);
   const cases: [string | Uint8Array, number[]][] = [
     ["I", [0x49]],
     ["é", [0xc3, 0xa9]],
@@ -92,7 +41,7 @@ Deno.test("fifoTrigger() concatenates the requests of several writers in the FIF
   await using dir = await tempDir();
   const path = `${dir.path}/qmgr`;
   await mkfifo(path);
-  using fifo = reader(path);
+  using fifo = fifoReader(path);
   for (const request of ["A", "B", "C"]) await fifoTrigger(path, request);
   await Promise.all(["D", "F", "W"].map((request) => fifoTrigger(path, request)));
   assert.equal(new TextDecoder().decode(fifo.take()), "ABCDFW");
@@ -120,7 +69,7 @@ Deno.test("fifoTrigger() rejects with ConnectionRefused 'no process is listening
     `fifoTrigger with no reader fails after ${median.toFixed(3)} ms (median of 20, max ${times[19].toFixed(3)} ms)`,
   );
   // Nothing was left in the FIFO by the failed opens.
-  using fifo = reader(path);
+  using fifo = fifoReader(path);
   assert.equal(fifo.take().length, 0);
 });
 
@@ -130,7 +79,7 @@ Deno.test("fifoTrigger() refuses a symbolic link to a FIFO with PermissionDenied
   const link = `${dir.path}/link`;
   await mkfifo(path);
   await Deno.symlink(path, link);
-  using fifo = reader(path);
+  using fifo = fifoReader(path);
   await assert.rejects(fifoTrigger(link, "W"), (error: Error) => {
     assert.ok(error instanceof Deno.errors.PermissionDenied, `${error}`);
     assert.ok(error.message.includes(`fifo:${link}`), error.message);
@@ -150,7 +99,7 @@ Deno.test("fifoTrigger() refuses a FIFO with two hard links with PermissionDenie
   await mkfifo(path);
   await Deno.link(path, second);
   assert.equal((await Deno.lstat(path)).nlink, 2);
-  using fifo = reader(path);
+  using fifo = fifoReader(path);
   for (const name of [path, second]) {
     await assert.rejects(fifoTrigger(name, "W"), (error: Error) => {
       assert.ok(error instanceof Deno.errors.PermissionDenied, `${error}`);
@@ -201,7 +150,7 @@ Deno.test("fifoTrigger() rejects with WouldBlock when the FIFO is full and its r
   await using dir = await tempDir();
   const path = `${dir.path}/pickup`;
   await mkfifo(path);
-  using fifo = reader(path);
+  using fifo = fifoReader(path);
   // 1 MiB is more than a pipe holds (64 KiB by default, at most 1 MiB).
   await assert.rejects(fifoTrigger(path, new Uint8Array((1 << 20) + 1).fill(0x57)), (error: Error) => {
     assert.ok(error instanceof Deno.errors.WouldBlock, `${error}`);
@@ -215,7 +164,7 @@ Deno.test("fifoTrigger() rejects with signal.reason, writing nothing, when the s
   await using dir = await tempDir();
   const path = `${dir.path}/pickup`;
   await mkfifo(path);
-  using fifo = reader(path);
+  using fifo = fifoReader(path);
   const reason = new Error("stopped by the caller");
   await assertRejectsAsync(() => fifoTrigger(path, "W", { signal: AbortSignal.abort(reason) }), (e) => e === reason);
   const plain = AbortSignal.abort();
@@ -227,7 +176,7 @@ Deno.test("fifoTrigger() rejects (never throws synchronously) with TypeError or 
   await using dir = await tempDir();
   const path = `${dir.path}/pickup`;
   await mkfifo(path);
-  using fifo = reader(path);
+  using fifo = fifoReader(path);
   const call = fifoTrigger as (path: unknown, request: unknown, options?: unknown) => Promise<unknown>;
   const is = (Class: ErrorConstructor) => (error: unknown) => error instanceof Class;
   for (const request of [42, null, undefined, {}, [87], new Uint16Array(1), new ArrayBuffer(1)]) {

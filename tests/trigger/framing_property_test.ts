@@ -1,28 +1,11 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
 import { serveTriggers, type TriggerServer } from "../../trigger/trigger_server.ts";
+import { delay, within } from "../_util.ts";
 
 /** The server's request size limit in these properties. */
 const MAX_REQUEST_BYTES = 1024;
 const NUM_RUNS = 50;
-
-/** Resolves after `ms` milliseconds. */
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Settles as `promise` does, or rejects after `ms`: proves "does not hang", and clears its timer. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not settled within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Requests the handler received, in order, taken one at a time. */
 class Received {

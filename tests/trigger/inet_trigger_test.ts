@@ -1,62 +1,12 @@
 import assert from "node:assert/strict";
 import { inetTrigger } from "../../trigger/inet_trigger.ts";
+import { abortAfter, acceptRequest, freePort, Lines, readAll, within } from "../_util.ts";
 
 const HOST = "127.0.0.1";
 
 /** `host:port` of a loopback TCP listener. */
 function addressOf(listener: Deno.TcpListener): string {
   return `${HOST}:${listener.addr.port}`;
-}
-
-/** A loopback port that nothing listens on: bound, read, released. */
-function freePort(): number {
-  using listener = Deno.listen({ hostname: HOST, port: 0 });
-  return listener.addr.port;
-}
-
-/** Settles as `promise` does, or rejects after `ms`: proves "does not hang", and clears its timer. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not settled within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Reads until end-of-file or a chunk that ends in NUL (at most 64 reads), then closes. */
-async function readRequest(conn: Deno.Conn): Promise<Uint8Array> {
-  using _conn = conn;
-  const chunks: number[] = [];
-  const buffer = new Uint8Array(4096);
-  for (let i = 0; i < 64; i++) {
-    const n = await conn.read(buffer);
-    if (n === null) break;
-    chunks.push(...buffer.subarray(0, n));
-    if (buffer[n - 1] === 0) break;
-  }
-  return Uint8Array.from(chunks);
-}
-
-/** Reads until end-of-file (at most 64 reads): proves the peer closed. Then closes. */
-async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
-  using _conn = conn;
-  const chunks: number[] = [];
-  const buffer = new Uint8Array(4096);
-  for (let i = 0; i < 64; i++) {
-    const n = await conn.read(buffer);
-    if (n === null) return Uint8Array.from(chunks);
-    chunks.push(...buffer.subarray(0, n));
-  }
-  throw new Error("no end-of-file after 64 reads");
-}
-
-/** Accepts one connection and returns what it sent (up to its NUL). */
-async function acceptRequest(listener: Deno.TcpListener): Promise<Uint8Array> {
-  return await readRequest(await listener.accept());
 }
 
 /**
@@ -69,13 +19,6 @@ async function assertNextConnectionIs(listener: Deno.TcpListener, request: strin
     inetTrigger(addressOf(listener), request, { timeout: 5_000 }),
   ]);
   assert.deepEqual(received, new TextEncoder().encode(`${request}\0`));
-}
-
-/** A signal that aborts after `ms`, with its timer released on dispose. */
-function abortAfter(ms: number, reason?: unknown): AbortSignal & Disposable {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(reason), ms);
-  return Object.assign(controller.signal, { [Symbol.dispose]: () => clearTimeout(timer) });
 }
 
 /**
@@ -96,31 +39,6 @@ for (let i = 0; i < Number(Deno.args[0]); i++) {
 }
 listener.close();
 `;
-
-/** Lines of a child's stdout, one at a time. */
-class Lines {
-  #reader: ReadableStreamDefaultReader<string>;
-  #buffer = "";
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.#reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  }
-  /** The next line, or null at end of stream. */
-  async next(): Promise<string | null> {
-    for (let i = 0; i < 10_000 && !this.#buffer.includes("\n"); i++) {
-      const { value, done } = await this.#reader.read();
-      if (done) return null;
-      this.#buffer += value;
-    }
-    const end = this.#buffer.indexOf("\n");
-    const line = this.#buffer.slice(0, end);
-    this.#buffer = this.#buffer.slice(end + 1);
-    return line;
-  }
-  /** Reads to the end, so the stream is released. */
-  async drain(): Promise<void> {
-    while (!(await this.#reader.read()).done);
-  }
-}
 
 Deno.test("inetTrigger() sends the request and its NUL in one write (100 triggers, first read holds both)", async () => {
   const count = 100;
@@ -238,7 +156,7 @@ Deno.test("inetTrigger() resolves at the timeout with peerClosed false when the 
 });
 
 Deno.test("inetTrigger() rejects with ConnectionRefused naming the endpoint, within milliseconds", async () => {
-  const address = `${HOST}:${freePort()}`;
+  const address = `${HOST}:${freePort(HOST)}`;
   const start = performance.now();
   await assert.rejects(inetTrigger(address, "W", { timeout: 5_000 }), (error: Error) => {
     assert.ok(error instanceof Deno.errors.ConnectionRefused, `${error}`);

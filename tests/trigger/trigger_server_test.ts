@@ -5,55 +5,10 @@ import { inetTrigger } from "../../trigger/inet_trigger.ts";
 import { trigger } from "../../trigger/trigger.ts";
 import { serveTriggers, type TriggerRequest, type TriggerServer } from "../../trigger/trigger_server.ts";
 import { unixTrigger } from "../../trigger/unix_trigger.ts";
+import { delay, errorSink, exists, existsNow, mkfifo, readToEnd, tempDir, within } from "../_util.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** Resolves after `ms` milliseconds. */
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Settles as `promise` does, or rejects after `ms`: proves "does not hang", and clears its timer. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not settled within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** A fresh temporary directory, removed with everything in it on dispose. */
-async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "postnet-trigger-server-" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
-
-/** Whether anything (even a dangling link) is at `path`. */
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-/** Whether anything is at `path`, checked at once (no await between a settled promise and the check). */
-function existsNow(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
 
 /** What a handler saw, copied, with the time it was called. */
 interface Seen {
@@ -96,12 +51,6 @@ class Inbox {
   }
 }
 
-/** Collects what the server reports to onError. */
-function errorSink(): { errors: unknown[]; onError: (error: unknown) => void } {
-  const errors: unknown[] = [];
-  return { errors, onError: (error) => void errors.push(error) };
-}
-
 /** The transport-specific parts of the stream tests. */
 interface StreamCase {
   name: "unix" | "inet";
@@ -131,24 +80,6 @@ function portOf(server: TriggerServer): number {
   const port = Number(server.endpoint.slice(server.endpoint.lastIndexOf(":") + 1));
   assert.ok(port > 0, server.endpoint);
   return port;
-}
-
-/** Reads until end-of-file or a reset (at most 64 reads); returns the bytes read and how it ended. */
-async function readToEnd(conn: Deno.Conn): Promise<{ bytes: number; end: "eof" | "reset" }> {
-  const buffer = new Uint8Array(4096);
-  let bytes = 0;
-  for (let i = 0; i < 64; i++) {
-    let n: number | null;
-    try {
-      n = await conn.read(buffer);
-    } catch (error) {
-      if (error instanceof Deno.errors.ConnectionReset) return { bytes, end: "reset" };
-      throw error;
-    }
-    if (n === null) return { bytes, end: "eof" };
-    bytes += n;
-  }
-  throw new Error("no end-of-file after 64 reads");
 }
 
 // ---------------------------------------------------------------------------
@@ -224,8 +155,7 @@ Deno.test("serveTriggers() on a bare path makes a socket, and reuses a FIFO that
   assert.equal(await exists(socket), false);
 
   const fifo = `${dir.path}/pickup`;
-  const { code } = await new Deno.Command("mkfifo", { args: [fifo] }).output();
-  assert.equal(code, 0);
+  await mkfifo(fifo);
   {
     await using server = await serveTriggers(fifo, inbox.handler);
     assert.equal(server.endpoint, `fifo:${fifo}`);

@@ -1,63 +1,6 @@
 import assert from "node:assert/strict";
-import { closeSync, constants, openSync, readSync } from "node:fs";
 import { trigger } from "../../trigger/trigger.ts";
-
-/** Settles as `promise` does, or rejects after `ms`: proves "does not hang", and clears its timer. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not settled within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** A fresh temporary directory, removed with everything in it on dispose. */
-async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "postnet-trigger-" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
-
-/** Makes a FIFO with the real mkfifo(1). */
-async function mkfifo(path: string): Promise<void> {
-  const { code, stderr } = await new Deno.Command("mkfifo", { args: ["-m", "622", path], stderr: "piped" }).output();
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
-}
-
-/** A non-blocking reader on a FIFO; `take()` returns what is waiting in it. */
-function fifoReader(path: string): { take(): Uint8Array } & Disposable {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  return {
-    take() {
-      const buffer = new Uint8Array(65536);
-      try {
-        return buffer.slice(0, readSync(fd, buffer));
-      } catch (error) {
-        // EAGAIN: the FIFO is empty.
-        if ((error as { code?: string }).code === "EAGAIN") return new Uint8Array(0);
-        throw error;
-      }
-    },
-    [Symbol.dispose]: () => closeSync(fd),
-  };
-}
-
-/** Accepts one connection, reads until its NUL or end-of-file (at most 64 reads), closes it. */
-async function acceptRequest(listener: Deno.Listener): Promise<Uint8Array> {
-  using conn = await listener.accept();
-  const chunks: number[] = [];
-  const buffer = new Uint8Array(4096);
-  for (let i = 0; i < 64; i++) {
-    const n = await conn.read(buffer);
-    if (n === null) break;
-    chunks.push(...buffer.subarray(0, n));
-    if (buffer[n - 1] === 0) break;
-  }
-  return Uint8Array.from(chunks);
-}
+import { acceptRequest, fifoReader, mkfifo, tempDir, within } from "../_util.ts";
 
 Deno.test("trigger() sends to inet:HOST:PORT over TCP with a NUL", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -1,67 +1,10 @@
 import assert from "node:assert/strict";
 import { unixTrigger } from "../../trigger/unix_trigger.ts";
-
-/** Settles as `promise` does, or rejects after `ms`: proves "does not hang", and clears its timer. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not settled within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** A signal that aborts after `ms`, with its timer released on dispose. */
-function abortAfter(ms: number, reason?: unknown): AbortSignal & Disposable {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(reason), ms);
-  return Object.assign(controller.signal, { [Symbol.dispose]: () => clearTimeout(timer) });
-}
-
-/** A fresh temporary directory, removed with everything in it on dispose. */
-async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "postnet-unix-trigger-" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
+import { abortAfter, acceptRequest, Lines, readAll, tempDir, within } from "../_util.ts";
 
 /** A UNIX-domain listener at `path`. */
 function listenAt(path: string): Deno.UnixListener {
   return Deno.listen({ transport: "unix", path });
-}
-
-/** Reads until end-of-file or a chunk that ends in NUL (at most 64 reads), then closes. */
-async function readRequest(conn: Deno.Conn): Promise<Uint8Array> {
-  using _conn = conn;
-  const chunks: number[] = [];
-  const buffer = new Uint8Array(4096);
-  for (let i = 0; i < 64; i++) {
-    const n = await conn.read(buffer);
-    if (n === null) break;
-    chunks.push(...buffer.subarray(0, n));
-    if (buffer[n - 1] === 0) break;
-  }
-  return Uint8Array.from(chunks);
-}
-
-/** Reads until end-of-file (at most 64 reads): proves the peer closed. Then closes. */
-async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
-  using _conn = conn;
-  const chunks: number[] = [];
-  const buffer = new Uint8Array(4096);
-  for (let i = 0; i < 64; i++) {
-    const n = await conn.read(buffer);
-    if (n === null) return Uint8Array.from(chunks);
-    chunks.push(...buffer.subarray(0, n));
-  }
-  throw new Error("no end-of-file after 64 reads");
-}
-
-/** Accepts one connection and returns what it sent (up to its NUL). */
-async function acceptRequest(listener: Deno.UnixListener): Promise<Uint8Array> {
-  return await readRequest(await listener.accept());
 }
 
 /** Proves a call did no I/O: the next connection accepted is a real trigger's. */
@@ -89,31 +32,6 @@ for (let i = 0; i < Number(count); i++) {
 }
 listener.close();
 `;
-
-/** Lines of a child's stdout, one at a time. */
-class Lines {
-  #reader: ReadableStreamDefaultReader<string>;
-  #buffer = "";
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.#reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  }
-  /** The next line, or null at end of stream. */
-  async next(): Promise<string | null> {
-    for (let i = 0; i < 10_000 && !this.#buffer.includes("\n"); i++) {
-      const { value, done } = await this.#reader.read();
-      if (done) return null;
-      this.#buffer += value;
-    }
-    const end = this.#buffer.indexOf("\n");
-    const line = this.#buffer.slice(0, end);
-    this.#buffer = this.#buffer.slice(end + 1);
-    return line;
-  }
-  /** Reads to the end, so the stream is released. */
-  async drain(): Promise<void> {
-    while (!(await this.#reader.read()).done);
-  }
-}
 
 Deno.test("unixTrigger() sends the request and its NUL in one write (100 triggers, first read holds both)", async () => {
   await using dir = await tempDir();
