@@ -8,6 +8,7 @@ import { checkPath } from "../_path.ts";
 import { requirePermission, requireReadWrite } from "../_permissions.ts";
 import { withEndpoint } from "../_errors.ts";
 import { checkMode, kindOf, lstatOrUndefined, sameFile } from "./_path_kind.ts";
+import { removeIfSame } from "./_beside.ts";
 
 /** Options for {@linkcode fifoListen}. */
 export interface FifoListenOptions {
@@ -110,7 +111,7 @@ export async function fifoListen(path: string, options: FifoListenOptions = {}):
   try {
     file = await Deno.open(path, { read: true, write: true });
   } catch (error) {
-    if (created) await removeIfSame(path, found);
+    if (created) removeIfSame(path, found);
     throw withEndpoint(error, what);
   }
   let wake: number | undefined;
@@ -130,16 +131,10 @@ export async function fifoListen(path: string, options: FifoListenOptions = {}):
   } catch (error) {
     if (wake !== undefined) closeSync(wake);
     file.close();
-    if (created) await removeIfSame(path, found);
+    if (created) removeIfSame(path, found);
     throw error;
   }
   return new Listener(path, file, wake, found, created, readSize);
-}
-
-/** Removes the FIFO this call created, unless the path now holds another file. */
-async function removeIfSame(path: string, created: Deno.FileInfo): Promise<void> {
-  const now = await lstatOrUndefined(path);
-  if (now && sameFile(now, created)) await Deno.remove(path);
 }
 
 /** Creates a FIFO with the exact mode (`mkfifo -m` is not subject to the umask). */
@@ -259,7 +254,7 @@ class Listener implements FifoListener {
     }
     if (!this.created) return;
     // Safety net: remove only the FIFO this listener made, not one put there since.
-    await removeIfSame(this.path, this.#info);
+    removeIfSame(this.path, this.#info);
   }
 
   [Symbol.asyncDispose](): Promise<void> {

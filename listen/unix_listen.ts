@@ -6,9 +6,10 @@
 import { unixConnect } from "../connect/unix_connect.ts";
 import { checkTimeout } from "../_deadline.ts";
 import { withEndpoint } from "../_errors.ts";
-import { checkSocketPath } from "../_path.ts";
-import { requireUnixSocket } from "../_permissions.ts";
-import { checkMode, kindOf, lstatOrUndefined, sameFile } from "./_path_kind.ts";
+import { checkSocketPath, SUN_PATH_MAX } from "../_path.ts";
+import { hasPermission, requireUnixSocket } from "../_permissions.ts";
+import { privateDirBeside, removeIfSame, removePrivateDir } from "./_beside.ts";
+import { checkMode, kindOf, lstatOrUndefined } from "./_path_kind.ts";
 
 /** Options for {@linkcode unixListen}. */
 export interface UnixListenOptions {
@@ -36,10 +37,18 @@ export interface UnixListenOptions {
  * listener, a regular file, a directory, a symbolic link or anything else is
  * refused and left untouched. (The probe's connect reaches a live listener
  * as an empty connection, which a trigger server treats as a 0-byte
- * trigger, as Postfix's does.) The socket then gets `mode` with `chmod`; until
- * then it has the umask's mode. Closing the listener removes the socket
- * (Deno unlinks the path on close). The backlog is Deno's; it cannot be set
- * for UNIX-domain sockets.
+ * trigger, as Postfix's does.)
+ *
+ * When the grant covers the socket's directory (`--allow-read`,
+ * `--allow-write` on the directory and `--allow-net` for its sockets), the
+ * socket is made in a private directory beside the path, given `mode` there,
+ * and linked into place, which never replaces anything; closing the
+ * listener then removes the path only while it is still this socket. Stale
+ * sockets are removed the same way. So a co-writer of the directory cannot
+ * swap in a link to have some other file chmod-ed or removed. With a grant
+ * of the path alone, the socket is bound in place and chmod-ed, as Postfix
+ * does, and Deno unlinks the path on close. The backlog is Deno's; it cannot
+ * be set for UNIX-domain sockets.
  *
  * @param path The socket's path, absolute or relative, under 108 bytes.
  * @param options Mode and probe timeout.
@@ -71,6 +80,39 @@ export async function unixListen(path: string, options: UnixListenOptions = {}):
   requireUnixSocket(path, what);
 
   await removeStaleSocket(path, probeTimeout, what);
+  const aside = privateDirBeside(path);
+  const staged = aside === undefined ? undefined : absolute(`${aside}/s`);
+  if (aside === undefined || staged === undefined || !canBind(staged)) {
+    if (aside !== undefined) removePrivateDir(aside);
+    return bindInPlace(path, mode, what);
+  }
+  // Bind and chmod in a directory nobody else can enter, then link into
+  // place: link(2) never replaces, and nothing can be swapped in to be chmod-ed.
+  let listener: Deno.UnixListener | undefined;
+  try {
+    listener = Deno.listen({ transport: "unix", path: staged });
+    Deno.chmodSync(staged, mode);
+    const info = Deno.lstatSync(staged);
+    try {
+      Deno.linkSync(staged, path);
+    } catch (error) {
+      if (error instanceof Deno.errors.AlreadyExists) {
+        throw new Deno.errors.AddrInUse(`${what}: the path was taken while the socket was made; it was left alone`);
+      }
+      throw error;
+    }
+    Deno.removeSync(staged);
+    return new OwnSocketListener(listener, path, info);
+  } catch (error) {
+    listener?.close();
+    throw withEndpoint(error, what);
+  } finally {
+    removePrivateDir(aside);
+  }
+}
+
+/** Binds at the path itself (the grant covers the path, not its directory), as Postfix does. */
+function bindInPlace(path: string, mode: number, what: string): Deno.UnixListener {
   let listener: Deno.UnixListener;
   try {
     listener = Deno.listen({ transport: "unix", path });
@@ -78,12 +120,71 @@ export async function unixListen(path: string, options: UnixListenOptions = {}):
     throw withEndpoint(error, what);
   }
   try {
-    await Deno.chmod(path, mode);
+    Deno.chmodSync(path, mode);
   } catch (error) {
     listener.close();
     throw withEndpoint(error, what);
   }
   return listener;
+}
+
+/** Whether `unix:` net access covers a socket at this absolute path, within the length limit. */
+function canBind(path: string): boolean {
+  return new TextEncoder().encode(path).length < SUN_PATH_MAX && hasPermission({ name: "net", host: `unix:${path}` });
+}
+
+function absolute(path: string): string {
+  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+}
+
+/**
+ * A listener for a socket made aside and linked into place. Deno unlinks the
+ * path it bound (the aside name, gone by then); close() here removes the
+ * public path only while it is still this socket, not a file or a newer
+ * listener's socket that replaced it.
+ */
+class OwnSocketListener implements Deno.UnixListener {
+  readonly #inner: Deno.UnixListener;
+  readonly #path: string;
+  readonly #info: Deno.FileInfo;
+  #closed = false;
+
+  constructor(inner: Deno.UnixListener, path: string, info: Deno.FileInfo) {
+    this.#inner = inner;
+    this.#path = path;
+    this.#info = info;
+  }
+
+  get addr(): Deno.UnixAddr {
+    return { transport: "unix", path: this.#path };
+  }
+
+  accept(): Promise<Deno.UnixConn> {
+    return this.#inner.accept();
+  }
+
+  close(): void {
+    this.#inner.close();
+    if (this.#closed) return;
+    this.#closed = true;
+    removeIfSame(this.#path, this.#info);
+  }
+
+  ref(): void {
+    this.#inner.ref();
+  }
+
+  unref(): void {
+    this.#inner.unref();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Deno.UnixConn> {
+    return this.#inner[Symbol.asyncIterator]();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
 }
 
 /** Removes the socket at `path` if nothing answers it; refuses anything else. */
@@ -96,19 +197,18 @@ async function removeStaleSocket(path: string, probeTimeout: number, what: strin
   try {
     using _live = await unixConnect(path, { timeout: probeTimeout });
   } catch (error) {
+    // Gone while probed: nothing left to remove.
+    if (error instanceof Deno.errors.NotFound) return;
     // Only a refused connect proves the socket stale; a full backlog or a slow answer means live.
     if (!(error instanceof Deno.errors.ConnectionRefused)) {
       throw new Deno.errors.AddrInUse(`${what}: a process is listening (${(error as Error).message})`, {
         cause: error,
       });
     }
-    // Safety net: the path must still be the socket that refused, not a file put there since.
-    const again = await lstatOrUndefined(path);
-    if (again === undefined) return;
-    if (!sameFile(found, again)) {
+    // Safety net: remove the socket that refused, never a file put there since.
+    if (!removeIfSame(path, found) && (await lstatOrUndefined(path)) !== undefined) {
       throw new Deno.errors.AddrInUse(`${what}: the path changed while it was checked; it was left alone`);
     }
-    await Deno.remove(path);
     return;
   }
   throw new Deno.errors.AddrInUse(`${what}: a process is listening`);

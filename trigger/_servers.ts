@@ -72,6 +72,12 @@ function callHandler(
   });
 }
 
+/** A client that reset or went away: no fault of the server's, so not reported. */
+function isClientGone(error: unknown): boolean {
+  return error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.NotConnected || error instanceof Deno.errors.BrokenPipe;
+}
+
 /** Serves a TCP or UNIX-domain listener: one trigger per connection. */
 export class StreamServer implements TriggerServer {
   readonly endpoint: string;
@@ -109,11 +115,15 @@ export class StreamServer implements TriggerServer {
         conn = await this.#listener.accept();
       } catch (error) {
         if (this.#closing) break;
+        // A client that went away while queued: its business, not the server's.
+        if (isClientGone(error)) continue;
         this.#settings.onError(error);
-        // An accept error other than our close (EMFILE, say): wait for a slot before retrying.
-        if (this.#running.size === 0) break;
+        // Any other accept error (EMFILE, say): back off until a slot frees or
+        // 100 ms pass, then try again; only close() ends the loop.
         this.#slotFree = Promise.withResolvers<void>();
+        const backoff = startTimer(() => this.#slotFree?.resolve(), 100);
         await this.#slotFree.promise;
+        clearTimeout(backoff);
         continue;
       }
       const task = this.#serve(conn).finally(() => {
@@ -128,7 +138,8 @@ export class StreamServer implements TriggerServer {
   async #serve(conn: Deno.Conn): Promise<void> {
     const settings = this.#settings;
     const { data, error, cut } = await readRequest(conn, settings, this.#stops);
-    if (error !== undefined) settings.onError(error);
+    // A client that reset mid-request is not the server's error; its bytes are still served.
+    if (error !== undefined && !isClientGone(error)) settings.onError(error);
     // A silent connection cut short by close() is not a trigger.
     if (cut && data.length === 0) return;
     const request = data.length > 0 && data[data.length - 1] === 0 ? data.subarray(0, -1) : data;

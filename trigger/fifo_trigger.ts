@@ -124,6 +124,8 @@ function write(path: string, data: Uint8Array, what: string): number {
 
 /** Maps a `node:fs` error code to the `Deno.errors` class callers branch on. */
 function translate(error: unknown, what: string): unknown {
+  // Already ours (a refusal from write()): it names the endpoint.
+  if (error instanceof Error && error.message.startsWith(what)) return error;
   // Deno checks read (lstat) and write (open) access before the system call.
   if (error instanceof Deno.errors.NotCapable) return explainDenial(error, what);
   if (error instanceof Deno.errors.NotFound) {

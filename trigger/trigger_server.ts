@@ -68,8 +68,11 @@ export interface ServeTriggersOptions {
    */
   handlerTimeout?: number;
   /**
-   * Receives handler errors, handler timeouts and accept errors. The server
-   * keeps serving.
+   * Receives handler errors, handler timeouts and accept errors (clients
+   * that reset or vanish are not errors and are not reported). The server
+   * keeps serving. Without it, errors go to `globalThis.reportError`, as an
+   * error thrown by an event listener does: the process ends unless a
+   * global `"error"` listener calls `preventDefault()`.
    * @default {globalThis.reportError}
    */
   onError?: (error: unknown) => void;
@@ -150,7 +153,7 @@ export async function serveTriggers(
     maxRequestBytes: checkCount("maxRequestBytes", options.maxRequestBytes, 1024),
     maxConnections: checkCount("maxConnections", options.maxConnections, 2048),
     handlerTimeout: checkTimeout("handlerTimeout", options.handlerTimeout, 10_000),
-    onError: options.onError ?? globalThis.reportError,
+    onError: options.onError ?? ((error: unknown) => globalThis.reportError(error)),
     handler,
   };
   if (typeof settings.onError !== "function") throw new TypeError("onError must be a function");
