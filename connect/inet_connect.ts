@@ -143,7 +143,7 @@ export async function inetConnect(
       const delay = strategy === "serial" ? Infinity : attemptDelay;
       conn = await connectFirst(order, port, { attemptDelay: delay, attemptTimeout }, deadline.signal);
     } else {
-      conn = await connectByName(host, port, strategy, attemptDelay, deadline.signal);
+      conn = await connectByName(host, port, strategy, attemptDelay, deadline.signal, what);
       checkFamily(conn, protocols, what);
     }
   } catch (error) {
@@ -172,6 +172,7 @@ async function connectByName(
   strategy: "happy-eyeballs" | "serial",
   attemptDelay: number,
   signal: AbortSignal,
+  what: string,
 ): Promise<Deno.TcpConn> {
   try {
     return await Deno.connect({
@@ -182,9 +183,7 @@ async function connectByName(
       autoSelectFamilyAttemptDelay: attemptDelay,
     });
   } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) {
-      throw explainDenial(error, `Cannot connect to "${formatHostPort(hostname, port)}"`);
-    }
+    if (error instanceof Deno.errors.NotCapable) throw explainDenial(error, what);
     throw [{ address: formatHostPort(hostname, port), error }];
   }
 }
