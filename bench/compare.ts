@@ -522,7 +522,7 @@ async function silentLoad(options: Answer): Promise<Answer> {
     const latencies = real.latencies as number[];
     const p99 = percentile(latencies, 99);
     return {
-      options: { readTimeout, maxConnections: options.maxConnections ?? 256 },
+      options: { readTimeout, maxConnections: options.maxConnections ?? "default (2048)" },
       silentOpened: opened.opened,
       silentFailed: opened.failed,
       silentOpenMs: opened.elapsed,
