@@ -10,7 +10,7 @@
  * @module
  */
 import { hasPermission } from "../_permissions.ts";
-import { sameFile } from "./_path_kind.ts";
+import { lstatSyncOrUndefined, sameFile } from "./_path_kind.ts";
 
 /** The directory part of `path` ("." for a bare name). */
 export function dirOf(path: string): string {
@@ -76,15 +76,5 @@ export function removeIfSame(path: string, expected: Deno.FileInfo): boolean {
     return false;
   } finally {
     removePrivateDir(aside);
-  }
-}
-
-/** Deno.lstatSync, or undefined when nothing is there. */
-function lstatSyncOrUndefined(path: string): Deno.FileInfo | undefined {
-  try {
-    return Deno.lstatSync(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
   }
 }

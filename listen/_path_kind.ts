@@ -27,6 +27,16 @@ export async function lstatOrUndefined(path: string): Promise<Deno.FileInfo | un
   }
 }
 
+/** As {@linkcode lstatOrUndefined}, synchronously. */
+export function lstatSyncOrUndefined(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.lstatSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
 /** True when two stats describe the same file (same device and inode). */
 export function sameFile(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
   return a.dev === b.dev && a.ino === b.ino;
