@@ -17,6 +17,8 @@ export type { InetProtocols, LookupAddress, LookupFunction };
 export interface InetConnectOptions {
   /**
    * Milliseconds the whole operation (resolution and every attempt) may take.
+   * `Infinity` waits without limit; 0 gives up at once (unlike Postfix, where 0
+   * means no limit).
    * @default {30000}
    */
   timeout?: number;

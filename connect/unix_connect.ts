@@ -12,6 +12,8 @@ import { withEndpoint } from "../_errors.ts";
 export interface UnixConnectOptions {
   /**
    * Milliseconds the connect may take.
+   * `Infinity` waits without limit; 0 gives up at once (unlike Postfix, where 0
+   * means no limit).
    * @default {30000}
    */
   timeout?: number;

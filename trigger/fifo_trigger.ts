@@ -17,6 +17,8 @@ export interface FifoTriggerOptions {
   /**
    * Milliseconds the trigger may take. A FIFO trigger never waits (the open
    * and the write are non-blocking), so this only bounds the call.
+   * `Infinity` waits without limit; 0 gives up at once (unlike Postfix, where 0
+   * means no limit).
    * @default {10000}
    */
   timeout?: number;

@@ -16,6 +16,8 @@ export interface InetTriggerOptions
   /**
    * Milliseconds the whole trigger may take: resolution, connect, write,
    * and the wait for the server to close (Postfix `trigger_timeout`).
+   * `Infinity` waits without limit; 0 gives up at once (unlike Postfix, where 0
+   * means no limit).
    * @default {10000}
    */
   timeout?: number;

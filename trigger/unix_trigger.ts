@@ -15,6 +15,8 @@ export interface UnixTriggerOptions {
   /**
    * Milliseconds the whole trigger may take: connect, write, and the wait
    * for the server to close (Postfix `trigger_timeout`).
+   * `Infinity` waits without limit; 0 gives up at once (unlike Postfix, where 0
+   * means no limit).
    * @default {10000}
    */
   timeout?: number;
