@@ -30,6 +30,8 @@ export function checkPath(path: unknown, name = "path"): string {
  */
 export function checkSocketPath(path: unknown): string {
   const checked = checkPath(path);
+  // A UTF-16 unit takes at most 3 UTF-8 bytes: short paths need no encoding.
+  if (checked.length * 3 < SUN_PATH_MAX) return checked;
   const bytes = encoder.encode(checked).length;
   if (bytes >= SUN_PATH_MAX) {
     throw new RangeError(`UNIX-domain socket path is ${bytes} bytes, the limit is ${SUN_PATH_MAX - 1}: "${checked}"`);
