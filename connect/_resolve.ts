@@ -28,7 +28,7 @@ export type LookupFunction = (
 ) => Promise<LookupAddress[]>;
 
 /** The family hint `protocols` gives to the resolver. */
-export function familyOf(protocols: InetProtocols): 0 | 4 | 6 {
+function familyOf(protocols: InetProtocols): 0 | 4 | 6 {
   return protocols === "ipv4" ? 4 : protocols === "ipv6" ? 6 : 0;
 }
 
