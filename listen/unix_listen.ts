@@ -9,6 +9,7 @@ import { withEndpoint } from "../_errors.ts";
 import { checkSocketPath, SUN_PATH_MAX } from "../_path.ts";
 import { hasPermission, requireUnixSocket } from "../_permissions.ts";
 import { privateDirBeside, removeIfSame, removePrivateDir } from "./_beside.ts";
+import { resolve } from "node:path";
 import { checkMode, kindOf, lstatOrUndefined } from "./_path_kind.ts";
 
 /** Options for {@linkcode unixListen}. */
@@ -81,7 +82,7 @@ export async function unixListen(path: string, options: UnixListenOptions = {}):
 
   await removeStaleSocket(path, probeTimeout, what);
   const aside = privateDirBeside(path);
-  const staged = aside === undefined ? undefined : absolute(`${aside}/s`);
+  const staged = aside === undefined ? undefined : resolve(`${aside}/s`);
   if (aside === undefined || staged === undefined || !canBind(staged)) {
     if (aside !== undefined) removePrivateDir(aside);
     return bindInPlace(path, mode, what);
@@ -131,10 +132,6 @@ function bindInPlace(path: string, mode: number, what: string): Deno.UnixListene
 /** Whether `unix:` net access covers a socket at this absolute path, within the length limit. */
 function canBind(path: string): boolean {
   return new TextEncoder().encode(path).length < SUN_PATH_MAX && hasPermission({ name: "net", host: `unix:${path}` });
-}
-
-function absolute(path: string): string {
-  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
 }
 
 /**
