@@ -50,15 +50,24 @@ export function startTimer(fn: () => void, ms: number): ReturnType<typeof setTim
   return ms <= MAX_TIMER ? setTimeout(fn, ms) : undefined;
 }
 
-/** A caller's signal plus a timeout, as one signal, released with `using`. */
+/**
+ * A caller's signal plus a timeout, as one deadline, released with `using`.
+ *
+ * Cheap on the hot path: one timer, a listener on the caller's signal only
+ * when there is one, and an AbortSignal only when something asks for
+ * {@linkcode signal}. Code that holds a resource (a socket to close) hands
+ * {@linkcode onExpire} a callback instead of listening on a signal.
+ */
 export class Deadline implements Disposable {
-  readonly #controller: AbortController | undefined;
-  readonly #signal: AbortSignal;
   readonly #what: string;
   readonly #timeout: number;
   readonly #caller: AbortSignal | undefined;
   readonly #timer: ReturnType<typeof setTimeout> | undefined;
+  #controller: AbortController | undefined;
+  #onExpire: (() => void) | undefined;
+  #expired = false;
   #timedOut = false;
+  #reason: unknown;
 
   /**
    * @param what The endpoint or action, for the timeout message.
@@ -69,32 +78,42 @@ export class Deadline implements Disposable {
     this.#what = what;
     this.#timeout = timeout;
     this.#caller = signal;
-    if (signal && !(timeout <= MAX_TIMER)) {
-      // No timer to merge: the caller's signal is the deadline as it is.
-      this.#controller = undefined;
-      this.#signal = signal;
-      return;
-    }
-    this.#controller = new AbortController();
-    this.#signal = this.#controller.signal;
     if (signal?.aborted) {
-      this.#controller.abort(signal.reason);
+      this.#expired = true;
+      this.#reason = signal.reason;
       return;
     }
     signal?.addEventListener("abort", this.#onCallerAbort, { once: true });
-    this.#timer = startTimer(() => {
-      this.#timedOut = true;
-      this.#controller?.abort(this.timeoutError());
-    }, timeout);
+    this.#timer = startTimer(this.#onTimeout, timeout);
   }
 
-  #onCallerAbort = (): void => {
-    this.#controller?.abort(this.#caller?.reason);
+  #onCallerAbort = (): void => this.#expire(this.#caller?.reason);
+
+  #onTimeout = (): void => {
+    this.#timedOut = true;
+    this.#expire(this.timeoutError());
   };
 
-  /** Aborts when the caller aborts or the timeout passes. */
+  #expire(reason: unknown): void {
+    if (this.#expired) return;
+    this.#expired = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+    this.#onExpire?.();
+  }
+
+  /** Aborts when the caller aborts or the timeout passes; made on first use. */
   get signal(): AbortSignal {
-    return this.#signal;
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#expired) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Whether the deadline has passed or the caller has aborted. */
+  get aborted(): boolean {
+    return this.#expired;
   }
 
   /** Whether the timeout (not the caller) ended the wait. */
@@ -102,9 +121,19 @@ export class Deadline implements Disposable {
     return this.#timedOut;
   }
 
-  /** The error to reject with once {@linkcode signal} has aborted. */
+  /** The error to reject with once {@linkcode aborted}: the caller's reason or a TimeoutError. */
   get reason(): unknown {
-    return this.#signal.reason;
+    return this.#reason;
+  }
+
+  /**
+   * Sets the one callback run when the deadline passes (at once if it has
+   * passed already), or clears it with `undefined`; e.g. to close the socket
+   * a read or write is pending on: Deno takes no signal for those.
+   */
+  onExpire(callback: (() => void) | undefined): void {
+    this.#onExpire = callback;
+    if (this.#expired) callback?.();
   }
 
   /** A TimeoutError naming the endpoint and the timeout. */
@@ -117,12 +146,13 @@ export class Deadline implements Disposable {
 
   /** Throws the abort reason if the deadline has already passed. */
   throwIfAborted(): void {
-    if (this.#signal.aborted) throw this.#signal.reason;
+    if (this.#expired) throw this.#reason;
   }
 
   /** Releases the timer and the listener on the caller's signal. */
   [Symbol.dispose](): void {
     clearTimeout(this.#timer);
-    if (this.#controller) this.#caller?.removeEventListener("abort", this.#onCallerAbort);
+    this.#onExpire = undefined;
+    this.#caller?.removeEventListener("abort", this.#onCallerAbort);
   }
 }

@@ -40,14 +40,15 @@ const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
  *
  * @param address The address, as written in Postfix configuration.
  * @param side Whether the address is to connect to or to listen on.
- * @returns The host without brackets and the numeric port.
+ * @returns The host without brackets and the numeric port; frozen, and the
+ * same object again for the same address lately parsed.
  * @throws {TypeError} `address` is not a string, or `side` is not valid.
  * @throws {SyntaxError} The address cannot be parsed, the host is not a valid
  * hostname or IP address, or the service name is unknown.
  * @throws {RangeError} The port is outside 1..65535 (client) or 0..65535 (server).
  * @see Port of Postfix host_port(3).
  */
-export function parseHostPort(address: string, side: AddressSide): HostPort {
+export function parseHostPort(address: string, side: AddressSide): Readonly<HostPort> {
   // Sanity check: callers may be plain JavaScript.
   if (typeof address !== "string") {
     throw new TypeError(`address must be a string, got ${typeof address}`);
@@ -56,6 +57,24 @@ export function parseHostPort(address: string, side: AddressSide): HostPort {
     const got = typeof side === "string" ? `"${side}"` : typeof side;
     throw new TypeError(`side must be "client" or "server", got ${got}`);
   }
+  const parsed = RECENT[side];
+  let hostPort = parsed.get(address);
+  if (hostPort === undefined) {
+    hostPort = Object.freeze(parse(address, side));
+    // Bounded: a program that parses ever new addresses starts over.
+    if (parsed.size >= RECENT_MAX) parsed.clear();
+    parsed.set(address, hostPort);
+  }
+  return hostPort;
+}
+
+/* Addresses parsed lately, per side: a client triggers the same few
+ * endpoints again and again, and parsing one takes regular expressions. */
+const RECENT_MAX = 64;
+const RECENT: Record<AddressSide, Map<string, Readonly<HostPort>>> = { client: new Map(), server: new Map() };
+
+/* The parser behind parseHostPort, for a string and a valid side. */
+function parse(address: string, side: AddressSide): HostPort {
   if (address === "") throw invalid(address, "empty address");
 
   // undefined means omitted, which differs from a bracketed empty host "[]".

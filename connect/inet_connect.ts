@@ -3,13 +3,10 @@
  *
  * @module
  */
-import { isIP } from "node:net";
-import { formatHostPort, parseHostPort } from "./_host_port.ts";
-import { checkProtocols, interleave, resolve } from "./_resolve.ts";
+import { parseHostPort } from "./_host_port.ts";
 import type { InetProtocols, LookupAddress, LookupFunction } from "./_resolve.ts";
-import { type AttemptFailure, connectFirst } from "./_attempts.ts";
+import { checkInetPlan, connectInet } from "./_inet.ts";
 import { checkSignal, checkTimeout, Deadline } from "../_deadline.ts";
-import { explainDenial, hasPermission, requirePermission } from "../_permissions.ts";
 
 export type { InetProtocols, LookupAddress, LookupFunction };
 
@@ -109,111 +106,13 @@ export async function inetConnect(
   // Sanity check: everything the caller gave, before any I/O.
   const { host, port } = parseHostPort(address, "client");
   const timeout = checkTimeout("timeout", options.timeout, 30_000);
-  const attemptTimeout = checkTimeout("attemptTimeout", options.attemptTimeout, timeout);
-  const attemptDelay = checkTimeout("attemptDelay", options.attemptDelay, 250);
-  if (attemptDelay < 10) throw new RangeError(`attemptDelay must be at least 10 ms, got ${attemptDelay}`);
+  const plan = checkInetPlan(options, timeout);
   const signal = checkSignal(options.signal);
-  const protocols = checkProtocols(options.protocols);
-  const strategy = options.strategy ?? "happy-eyeballs";
-  if (strategy !== "happy-eyeballs" && strategy !== "serial") {
-    throw new TypeError(`strategy must be "happy-eyeballs" or "serial", got ${JSON.stringify(strategy)}`);
-  }
-  if (options.lookup !== undefined && typeof options.lookup !== "function") {
-    throw new TypeError(`lookup must be a function, got ${typeof options.lookup}`);
-  }
   const what = `Cannot connect to "${address}"`;
-  const target = formatHostPort(host, port);
-  // A name is resolved first, which needs the grant; for an address Deno checks it as it connects.
-  const literal = isIP(host) !== 0;
-  if (!literal) requirePermission({ name: "net", host: target }, `--allow-net=${target}`, what);
 
   using deadline = new Deadline(what, timeout, signal);
-  deadline.throwIfAborted();
-  let conn: Deno.TcpConn;
-  try {
-    // The system resolver (node:dns) needs --allow-net=HOST, every port; a
-    // grant of HOST:PORT alone only lets Deno.connect resolve the name itself.
-    const byName = options.lookup === undefined && !literal && !hasPermission({ name: "net", host });
-    const addresses = byName ? [] : await resolve(host, protocols, options.lookup, deadline.signal, what);
-    if (!byName && addresses.length === 1 && addresses[0].address === host && attemptTimeout >= timeout) {
-      // An IP literal: one attempt under the deadline, as Deno.connect makes it (target checked above).
-      conn = await connectOne(host, port, deadline.signal, what);
-    } else if (
-      !byName && addresses.every((a) => hasPermission({ name: "net", host: formatHostPort(a.address, port) }))
-    ) {
-      const order = strategy === "serial" ? addresses : interleave(addresses);
-      const delay = strategy === "serial" ? Infinity : attemptDelay;
-      conn = await connectFirst(order, port, { attemptDelay: delay, attemptTimeout }, deadline.signal);
-    } else {
-      conn = await connectByName(host, port, strategy, attemptDelay, deadline.signal, what);
-      checkFamily(conn, protocols, what);
-    }
-  } catch (error) {
-    if (deadline.signal.aborted) throw deadline.reason;
-    throw describe(error, what);
-  }
+  const conn = await connectInet(host, port, plan, deadline, what);
   if (options.noDelay !== undefined) conn.setNoDelay(options.noDelay);
   if (options.keepAlive !== undefined) conn.setKeepAlive(options.keepAlive);
   return conn;
-}
-
-/** One attempt at one address; a failure is reported as the list connectFirst gives. */
-async function connectOne(hostname: string, port: number, signal: AbortSignal, what: string): Promise<Deno.TcpConn> {
-  try {
-    return await Deno.connect({ hostname, port, signal, autoSelectFamily: false });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) throw explainDenial(error, what);
-    throw [{ address: formatHostPort(hostname, port), error }];
-  }
-}
-
-/** Lets Deno resolve and connect: the grant names the host, not its addresses. */
-async function connectByName(
-  hostname: string,
-  port: number,
-  strategy: "happy-eyeballs" | "serial",
-  attemptDelay: number,
-  signal: AbortSignal,
-  what: string,
-): Promise<Deno.TcpConn> {
-  try {
-    return await Deno.connect({
-      hostname,
-      port,
-      signal,
-      autoSelectFamily: strategy === "happy-eyeballs",
-      autoSelectFamilyAttemptDelay: attemptDelay,
-    });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) throw explainDenial(error, what);
-    throw [{ address: formatHostPort(hostname, port), error }];
-  }
-}
-
-/** Safety net: closes a connection of a family that `protocols` forbids. */
-function checkFamily(conn: Deno.TcpConn, protocols: InetProtocols, what: string): void {
-  const v6 = conn.remoteAddr.hostname.includes(":");
-  if ((protocols === "ipv4" && v6) || (protocols === "ipv6" && !v6)) {
-    const peer = formatHostPort(conn.remoteAddr.hostname, conn.remoteAddr.port);
-    conn.close();
-    throw new Deno.errors.NotFound(`${what}: connected to ${peer}, which protocols "${protocols}" does not allow`);
-  }
-}
-
-/**
- * Turns the list of failed attempts into one error: the class of the last
- * failure (Postfix reports the last error), a message naming every address.
- */
-function describe(error: unknown, what: string): unknown {
-  if (!Array.isArray(error)) return error;
-  const failures = error as AttemptFailure[];
-  const last = failures[failures.length - 1].error;
-  const message = `${what}: ${failures.map((f) => `${f.address}: ${reason(f.error)}`).join("; ")}`;
-  if (last instanceof DOMException) return new DOMException(message, last.name);
-  const Class = (last instanceof Error ? last.constructor : Error) as ErrorConstructor;
-  return new Class(message, { cause: failures.length === 1 ? last : new AggregateError(failures.map((f) => f.error)) });
-}
-
-function reason(error: unknown): string {
-  return error instanceof Error || error instanceof DOMException ? error.message : String(error);
 }

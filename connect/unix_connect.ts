@@ -5,8 +5,7 @@
  */
 import { checkSignal, checkTimeout, Deadline } from "../_deadline.ts";
 import { checkSocketPath } from "../_path.ts";
-import { explainDenial } from "../_permissions.ts";
-import { withEndpoint } from "../_errors.ts";
+import { connectUnix } from "./_unix.ts";
 
 /** Options for {@linkcode unixConnect}. */
 export interface UnixConnectOptions {
@@ -67,21 +66,5 @@ export async function unixConnect(
   const what = `Cannot connect to "unix:${path}"`;
 
   using deadline = new Deadline(what, timeout, signal);
-  deadline.throwIfAborted();
-  // Timed connect: on Linux a UNIX-domain connect completes or fails at once
-  // (a full backlog is EAGAIN, not a wait), so it is awaited and the deadline
-  // checked when it returns; a connection that arrives after it is closed.
-  let conn: Deno.UnixConn;
-  try {
-    conn = await Deno.connect({ transport: "unix", path });
-  } catch (error) {
-    if (deadline.signal.aborted) throw deadline.reason;
-    // Deno checks read, write and net access before it connects.
-    throw error instanceof Deno.errors.NotCapable ? explainDenial(error, what) : withEndpoint(error, what);
-  }
-  if (deadline.signal.aborted) {
-    conn.close();
-    throw deadline.reason;
-  }
-  return conn;
+  return await connectUnix(path, deadline, what);
 }

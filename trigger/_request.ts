@@ -30,6 +30,10 @@ export interface TriggerResult {
 
 const encoder = new TextEncoder();
 
+/* Where the wait for the close reads to: what arrives is never looked at,
+ * so concurrent triggers share it instead of allocating one each. */
+const SCRATCH = new Uint8Array(1);
+
 /**
  * Checks a request and returns its bytes, with `extra` spare bytes at the end.
  *
@@ -37,6 +41,13 @@ const encoder = new TextEncoder();
  */
 export function requestBytes(request: unknown, extra = 0): Uint8Array {
   if (typeof request === "string") {
+    // A short ASCII request (Postfix's are one letter) is copied as it is: no encoder call.
+    if (request.length <= 64) {
+      const bytes = new Uint8Array(request.length + extra);
+      let i = 0;
+      while (i < request.length && request.charCodeAt(i) < 0x80) bytes[i] = request.charCodeAt(i++);
+      if (i === request.length) return bytes;
+    }
     if (extra === 0) return encoder.encode(request);
     const bytes = new Uint8Array(request.length * 3 + extra);
     const { written } = encoder.encodeInto(request, bytes);
@@ -68,25 +79,24 @@ export async function sendStream(
 ): Promise<{ bytes: number; peerClosed: boolean }> {
   // Bounded wait: Deno has no signal for reads and writes, so the deadline closes the socket.
   let closed = false;
-  const onAbort = () => {
+  deadline.onExpire(() => {
     closed = true;
     conn.close();
-  };
-  deadline.signal.addEventListener("abort", onAbort, { once: true });
+  });
   let written = 0;
   try {
     try {
       while (written < wire.length) written += await conn.write(wire.subarray(written));
     } catch (error) {
-      if (deadline.signal.aborted) throw deadline.reason;
+      if (deadline.aborted) throw deadline.reason;
       // Delivered: only the NUL was refused; the peer read the request and closed.
       if (written < wire.length - 1 || !isPeerGone(error)) throw withEndpoint(error, what);
       return { bytes: written, peerClosed: true };
     }
     try {
-      await conn.read(new Uint8Array(1));
+      await conn.read(SCRATCH);
     } catch (error) {
-      if (deadline.signal.aborted) {
+      if (deadline.aborted) {
         // Timed out waiting for the close: the request was delivered all the same.
         if (deadline.timedOut) return { bytes: written, peerClosed: false };
         throw deadline.reason;
@@ -96,7 +106,7 @@ export async function sendStream(
     }
     return { bytes: written, peerClosed: true };
   } finally {
-    deadline.signal.removeEventListener("abort", onAbort);
+    deadline.onExpire(undefined);
     if (!closed) conn.close();
   }
 }

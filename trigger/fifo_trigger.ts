@@ -6,7 +6,7 @@
 import { closeSync, constants, fstatSync, openSync, writeSync } from "node:fs";
 import { checkSignal, checkTimeout } from "../_deadline.ts";
 import { checkPath } from "../_path.ts";
-import { explainDenial, requireReadWrite } from "../_permissions.ts";
+import { explainDenial, requirePermission } from "../_permissions.ts";
 import { withEndpoint } from "../_errors.ts";
 import { requestBytes, type TriggerResult } from "./_request.ts";
 
@@ -80,7 +80,6 @@ export function fifoTrigger(
     const signal = checkSignal(options.signal);
     const endpoint = `fifo:${path}`;
     const what = `Cannot trigger "${endpoint}"`;
-    requireReadWrite(path, what);
     signal?.throwIfAborted();
     const bytes = write(path, data, what);
     return Promise.resolve({
@@ -105,6 +104,11 @@ function write(path: string, data: Uint8Array, what: string): number {
     if (!before.isFifo) throw new Deno.errors.InvalidData(`${what}: it is not a FIFO`);
     fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW | constants.O_NOCTTY);
   } catch (error) {
+    // Deno checked read access (lstat) and write access (open) itself; when
+    // nothing is there, open never ran: a missing write grant still comes first.
+    if (error instanceof Deno.errors.NotFound) {
+      requirePermission({ name: "write", path }, `--allow-write=${path}`, what);
+    }
     throw translate(error, what);
   }
   try {
@@ -128,7 +132,7 @@ function write(path: string, data: Uint8Array, what: string): number {
 function translate(error: unknown, what: string): unknown {
   // Already ours (a refusal from write()): it names the endpoint.
   if (error instanceof Error && error.message.startsWith(what)) return error;
-  // Deno checks read (lstat) and write (open) access before the system call.
+  // Deno checked the access before the system call: name the flag.
   if (error instanceof Deno.errors.NotCapable) return explainDenial(error, what);
   if (error instanceof Deno.errors.NotFound) {
     return new Deno.errors.NotFound(`${what}: no such file or directory`, { cause: error });

@@ -3,8 +3,9 @@
  *
  * @module
  */
-import { inetConnect, type InetConnectOptions } from "../connect/inet_connect.ts";
+import type { InetConnectOptions } from "../connect/inet_connect.ts";
 import { parseHostPort } from "../connect/_host_port.ts";
+import { checkInetPlan, connectInet } from "../connect/_inet.ts";
 import { checkSignal, checkTimeout, Deadline } from "../_deadline.ts";
 import { requestBytes, sendStream, triggerError, type TriggerResult } from "./_request.ts";
 
@@ -73,9 +74,11 @@ export async function inetTrigger(
 ): Promise<TriggerResult> {
   const start = performance.now();
   // Sanity check: everything the caller gave, before any I/O.
-  parseHostPort(address, "client");
+  const { host, port } = parseHostPort(address, "client");
   const wire = requestBytes(request, 1);
   const timeout = checkTimeout("timeout", options.timeout, 10_000);
+  // The connect has no timeout of its own: the trigger's deadline bounds it.
+  const plan = checkInetPlan(options, Infinity);
   const signal = checkSignal(options.signal);
   const endpoint = `inet:${address}`;
 
@@ -83,15 +86,7 @@ export async function inetTrigger(
   using deadline = new Deadline(what, timeout, signal);
   let conn: Deno.TcpConn;
   try {
-    conn = await inetConnect(address, {
-      protocols: options.protocols,
-      strategy: options.strategy,
-      attemptDelay: options.attemptDelay,
-      attemptTimeout: options.attemptTimeout,
-      lookup: options.lookup,
-      signal: deadline.signal,
-      timeout: Infinity,
-    });
+    conn = await connectInet(host, port, plan, deadline, `Cannot connect to "${address}"`);
   } catch (error) {
     throw triggerError(error, what, signal);
   }

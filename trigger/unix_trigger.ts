@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { unixConnect } from "../connect/unix_connect.ts";
+import { connectUnix } from "../connect/_unix.ts";
 import { checkSignal, checkTimeout, Deadline } from "../_deadline.ts";
 import { checkSocketPath } from "../_path.ts";
 import { requestBytes, sendStream, triggerError, type TriggerResult } from "./_request.ts";
@@ -86,7 +86,7 @@ export async function unixTrigger(
   using deadline = new Deadline(what, timeout, signal);
   let conn: Deno.UnixConn;
   try {
-    conn = await unixConnect(path, { signal: deadline.signal, timeout: Infinity });
+    conn = await connectUnix(path, deadline, `Cannot connect to "${endpoint}"`);
   } catch (error) {
     throw triggerError(error, what, signal);
   }
