@@ -65,6 +65,7 @@ export class Deadline implements Disposable {
   readonly #timer: ReturnType<typeof setTimeout> | undefined;
   #controller: AbortController | undefined;
   #onExpire: (() => void) | undefined;
+  #onCallerAbort: (() => void) | undefined;
   #expired = false;
   #timedOut = false;
   #reason: unknown;
@@ -83,16 +84,15 @@ export class Deadline implements Disposable {
       this.#reason = signal.reason;
       return;
     }
-    signal?.addEventListener("abort", this.#onCallerAbort, { once: true });
-    this.#timer = startTimer(this.#onTimeout, timeout);
+    if (signal) {
+      this.#onCallerAbort = () => this.#expire(signal.reason);
+      signal.addEventListener("abort", this.#onCallerAbort, { once: true });
+    }
+    this.#timer = startTimer(() => {
+      this.#timedOut = true;
+      this.#expire(this.timeoutError());
+    }, timeout);
   }
-
-  #onCallerAbort = (): void => this.#expire(this.#caller?.reason);
-
-  #onTimeout = (): void => {
-    this.#timedOut = true;
-    this.#expire(this.timeoutError());
-  };
 
   #expire(reason: unknown): void {
     if (this.#expired) return;
@@ -153,6 +153,6 @@ export class Deadline implements Disposable {
   [Symbol.dispose](): void {
     clearTimeout(this.#timer);
     this.#onExpire = undefined;
-    this.#caller?.removeEventListener("abort", this.#onCallerAbort);
+    if (this.#onCallerAbort) this.#caller?.removeEventListener("abort", this.#onCallerAbort);
   }
 }

@@ -12,7 +12,8 @@
  * - `stats {key, reset?}` -> `{triggers, bytes}`
  * - `waitBytes {key, bytes, timeout}` -> `{span}` (ms from first to last arrival)
  * - `closeServer {key}`
- * - `run {impl, transport, target, n, concurrency, ack?}` -> `{elapsed, failures, firstError?}`;
+ * - `run {impl: "raw"|"bounded"|"postnet", transport, target, n, concurrency, ack?}` ->
+ *   `{elapsed, failures, firstError?}`; "bounded" is the raw client plus the bounds postnet keeps;
  *   with `ack` (FIFO only), each batch of `concurrency` writes waits until the server acknowledged it
  * - `ackOpen {path}` -> `{}`: creates the ack FIFO and starts counting what servers acknowledge
  * - `burst {transport, target, n}` -> `{elapsed, latencies, failures, firstError?}` (postnet triggers, all at once)
@@ -28,7 +29,16 @@
 import { readLines, writeJsonLine } from "./_lines.ts";
 import { fifoTrigger, inetTrigger, serveTriggers, type TriggerServer, unixTrigger } from "../trigger/mod.ts";
 import { inetListen } from "../listen/inet_listen.ts";
-import { mkfifo, rawFifoServer, rawFifoTrigger, type RawServer, rawStreamServer, rawStreamTrigger } from "./_raw.ts";
+import {
+  boundedFifoTrigger,
+  boundedStreamTrigger,
+  mkfifo,
+  rawFifoServer,
+  rawFifoTrigger,
+  type RawServer,
+  rawStreamServer,
+  rawStreamTrigger,
+} from "./_raw.ts";
 
 type Transport = "inet" | "unix" | "fifo";
 interface Target {
@@ -125,12 +135,13 @@ async function serve(request: Request): Promise<Record<string, unknown>> {
 /** One trigger of the kind `impl` sends over `transport`. */
 function triggerOnce(impl: string, transport: Transport, target: Target): () => unknown {
   const { port, path } = target;
-  if (impl === "raw") {
-    if (transport === "fifo") return () => rawFifoTrigger(path!);
+  if (impl === "raw" || impl === "bounded") {
+    const bounded = impl === "bounded";
+    if (transport === "fifo") return bounded ? () => boundedFifoTrigger(path!) : () => rawFifoTrigger(path!);
     const options: Deno.ConnectOptions | Deno.UnixConnectOptions = transport === "inet"
       ? { hostname: "127.0.0.1", port: port! }
       : { transport: "unix", path: path! };
-    return () => rawStreamTrigger(options);
+    return bounded ? () => boundedStreamTrigger(options) : () => rawStreamTrigger(options);
   }
   if (transport === "fifo") return () => fifoTrigger(path!, "W");
   if (transport === "unix") return () => unixTrigger(path!, "W");

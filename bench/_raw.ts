@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { closeSync as closeFd, constants, openSync, writeSync } from "node:fs";
+import { closeSync as closeFd, constants, fstatSync, openSync, writeSync } from "node:fs";
 
 /** The request every workload sends: `W` and its NUL, as one write. */
 export const WIRE: Uint8Array = new Uint8Array([0x57, 0]);
@@ -38,6 +38,51 @@ export async function rawStreamTrigger(target: StreamTarget): Promise<void> {
 export function rawFifoTrigger(path: string): void {
   const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
   try {
+    writeSync(fd, FIFO_WIRE);
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/**
+ * The raw Deno stream trigger with the bounds postnet keeps, and nothing
+ * else: one timer per trigger that closes the socket when it fires, and a
+ * signal on the TCP connect (Deno cannot cancel a TCP connect without one).
+ * What raw Deno costs to never hang: the floor for postnet's clients.
+ */
+export async function boundedStreamTrigger(target: StreamTarget, timeout = 10_000): Promise<void> {
+  const controller = new AbortController();
+  let conn: Deno.Conn | undefined;
+  let closed = false;
+  const timer = setTimeout(() => {
+    controller.abort();
+    closed = true;
+    conn?.close();
+  }, timeout);
+  try {
+    conn = "path" in target ? await Deno.connect(target) : await Deno.connect({ ...target, signal: controller.signal });
+    await conn.write(WIRE);
+    const buffer = new Uint8Array(16);
+    while ((await conn.read(buffer)) !== null);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset)) throw error;
+  } finally {
+    clearTimeout(timer);
+    if (!closed) conn?.close();
+  }
+}
+
+/**
+ * The raw FIFO trigger with Postfix's safe_open checks, and nothing else:
+ * lstat before the open (a FIFO, not a link), fstat after it (the same kind
+ * of file, one link). The floor for postnet's FIFO client.
+ */
+export function boundedFifoTrigger(path: string): void {
+  if (!Deno.lstatSync(path).isFifo) throw new Deno.errors.InvalidData(`${path} is not a FIFO`);
+  const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW | constants.O_NOCTTY);
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFIFO() || stat.nlink > 1) throw new Deno.errors.InvalidData(`${path} changed`);
     writeSync(fd, FIFO_WIRE);
   } finally {
     closeFd(fd);

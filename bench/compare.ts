@@ -3,7 +3,7 @@
  * plus the scenario figures of DESIGN.md section 7, in one invocation.
  *
  * ```sh
- * deno run -A bench/compare.ts [--n 1000] [--rounds 7] [--out bench/results]
+ * deno run -A bench/compare.ts [--n 1000] [--rounds 11] [--out bench/results]
  * ```
  *
  * Every client and server under test runs in a process of its own: two Deno
@@ -37,7 +37,7 @@ const { values: flags } = parseArgs({
   args: Deno.args,
   options: {
     n: { type: "string", default: "1000" },
-    rounds: { type: "string", default: "7" },
+    rounds: { type: "string", default: "11" },
     out: { type: "string", default: new URL("./results", import.meta.url).pathname },
   },
 });
@@ -46,7 +46,7 @@ const ROUNDS = Number(flags.rounds);
 if (!(N >= 64) || !(ROUNDS >= 1)) throw new RangeError("--n must be at least 64 and --rounds at least 1");
 
 type Transport = "inet" | "unix" | "fifo";
-type Impl = "raw" | "postnet" | "node";
+type Impl = "raw" | "bounded" | "postnet" | "node";
 type Answer = Record<string, unknown>;
 const TRANSPORTS: Transport[] = ["inet", "unix", "fifo"];
 const MODES = [
@@ -179,10 +179,14 @@ interface Row {
   mode: string;
   n: number;
   raw: Figure;
+  /** Client side only: raw Deno plus the bounds postnet keeps (a timer per trigger, a TCP connect signal, safe_open's stats). */
+  bounded: Figure | null;
   postnet: Figure;
   node: Figure | null;
   /** postnet time / raw time (client side); raw time / postnet time = postnet/raw triggers per second (server side). */
   postnetVsRaw: number;
+  /** postnet time / bounded raw time (client side): what postnet adds over what never hanging costs in raw Deno. */
+  postnetVsBounded: number | null;
   /** node time / postnet time: above 1, postnet is faster. */
   nodeVsPostnet: number | null;
   target: string;
@@ -200,7 +204,7 @@ async function workloads(): Promise<Row[]> {
   const ack = `${dir}/ack.fifo`;
   await clients.ask("ackOpen", { path: ack });
   const clientSide: Partial<Record<Transport, Answer>> = {};
-  const serverOf: Record<Impl, Partial<Record<Transport, Answer>>> = { raw: {}, postnet: {}, node: {} };
+  const serverOf: Record<Impl, Partial<Record<Transport, Answer>>> = { raw: {}, bounded: {}, postnet: {}, node: {} };
   for (const transport of TRANSPORTS) {
     const fifo = transport === "fifo";
     clientSide[transport] = await servers.ask("serve", { impl: "raw", transport, path: `${dir}/raw.${transport}` });
@@ -221,13 +225,15 @@ async function workloads(): Promise<Row[]> {
       });
     }
   }
-  const impls: Impl[] = node ? ["raw", "postnet", "node"] : ["raw", "postnet"];
   const rows: Row[] = [];
   for (const side of ["client", "server"] as const) {
+    // The bounded raw client is the client side's floor; servers are all driven by the raw client.
+    const impls: Impl[] = [...(side === "client" ? ["raw", "bounded"] as const : ["raw"] as const), "postnet"];
+    if (node) impls.push("node");
     for (const transport of TRANSPORTS) {
       for (const { mode, concurrency, n } of MODES) {
-        const times: Record<Impl, number[]> = { raw: [], postnet: [], node: [] };
-        const failures: Record<Impl, number> = { raw: 0, postnet: 0, node: 0 };
+        const times: Record<Impl, number[]> = { raw: [], bounded: [], postnet: [], node: [] };
+        const failures: Record<Impl, number> = { raw: 0, bounded: 0, postnet: 0, node: 0 };
         for (let round = 0; round <= ROUNDS; round++) {
           // Take turns: each implementation goes first in some round.
           const order = impls.map((_, i) => impls[(i + round) % impls.length]);
@@ -245,24 +251,29 @@ async function workloads(): Promise<Row[]> {
           return { us, perSecond: 1e6 / us, rounds: times[impl], failures: failures[impl] };
         };
         const raw = figure("raw");
+        const bounded = side === "client" ? figure("bounded") : null;
         const postnet = figure("postnet");
         const nodeFigure = node ? figure("node") : null;
         const postnetVsRaw = side === "client" ? postnet.us / raw.us : raw.us / postnet.us;
         const nodeVsPostnet = nodeFigure ? nodeFigure.us / postnet.us : null;
+        const postnetVsBounded = bounded ? postnet.us / bounded.us : null;
         const [target, ok] = side === "client"
           ? transport === "fifo" ? ["<= 1.2x raw", postnetVsRaw <= 1.2] : ["<= 1.10x raw", postnetVsRaw <= 1.1]
           : [">= 0.9x raw triggers/s", postnetVsRaw >= 0.9];
         const beatsNode = nodeVsPostnet === null ? null : nodeVsPostnet > 1;
-        const pass = ok && beatsNode !== false && raw.failures + postnet.failures + (nodeFigure?.failures ?? 0) === 0;
+        const failed = raw.failures + (bounded?.failures ?? 0) + postnet.failures + (nodeFigure?.failures ?? 0);
+        const pass = ok && beatsNode !== false && failed === 0;
         rows.push({
           side,
           transport,
           mode,
           n,
           raw,
+          bounded,
           postnet,
           node: nodeFigure,
           postnetVsRaw,
+          postnetVsBounded,
           nodeVsPostnet,
           target,
           meetsTarget: ok,
@@ -270,7 +281,8 @@ async function workloads(): Promise<Row[]> {
           pass,
         });
         const line = `${side.padEnd(6)} ${transport.padEnd(4)} ${mode.padEnd(13)}` +
-          ` raw ${fmt(raw.us)} us  postnet ${fmt(postnet.us)} us` +
+          ` raw ${fmt(raw.us)} us` + (bounded ? `  bounded ${fmt(bounded.us)} us` : "") +
+          `  postnet ${fmt(postnet.us)} us` +
           (nodeFigure ? `  node ${fmt(nodeFigure.us)} us` : "");
         console.log(line);
       }
@@ -583,12 +595,14 @@ function printTable(rows: Row[]): void {
     "transport",
     "mode",
     "raw us",
+    "bounded us",
     "postnet us",
     "node us",
     "raw trig/s",
     "postnet trig/s",
     "node trig/s",
     "postnet/raw",
+    "postnet/bounded",
     "node/postnet",
     "target",
     "met",
@@ -599,12 +613,14 @@ function printTable(rows: Row[]): void {
     r.transport,
     r.mode,
     fmt(r.raw.us),
+    r.bounded ? fmt(r.bounded.us) : "-",
     fmt(r.postnet.us),
     r.node ? fmt(r.node.us) : "-",
     Math.round(r.raw.perSecond).toString(),
     Math.round(r.postnet.perSecond).toString(),
     r.node ? Math.round(r.node.perSecond).toString() : "-",
     `${r.postnetVsRaw.toFixed(2)}x`,
+    r.postnetVsBounded === null ? "-" : `${r.postnetVsBounded.toFixed(2)}x`,
     r.nodeVsPostnet === null ? "-" : `${r.nodeVsPostnet.toFixed(2)}x`,
     r.target,
     r.meetsTarget ? "yes" : "NO",
@@ -614,6 +630,10 @@ function printTable(rows: Row[]): void {
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
   console.log(`\nmedian of ${ROUNDS} rounds; n = ${N} sequential, ${2 * N} from 64 concurrent loops`);
   console.log("client side: time ratio postnet/raw; server side: triggers/s ratio postnet/raw");
+  console.log("bounded: the raw Deno client plus the bounds postnet keeps (a timer per trigger, a TCP connect signal,");
+  console.log(
+    "         the FIFO's lstat and fstat); postnet/bounded is what postnet adds over never hanging in raw Deno",
+  );
   console.log(line(head));
   console.log(line(widths.map((w) => "-".repeat(w))));
   for (const b of body) console.log(line(b));
@@ -673,8 +693,16 @@ function printScenarios(s: Answer): void {
 
 /** A grouped horizontal bar chart of per-trigger microseconds, hand-written SVG. */
 function chart(rows: Row[]): string {
-  const colors: Record<Impl, string> = { raw: "#7f8c8d", postnet: "#2e86de", node: "#27ae60" };
-  const impls: Impl[] = rows.some((r) => r.node) ? ["raw", "postnet", "node"] : ["raw", "postnet"];
+  const colors: Record<Impl, string> = { raw: "#7f8c8d", bounded: "#bdc3c7", postnet: "#2e86de", node: "#27ae60" };
+  const names: Record<Impl, string> = {
+    raw: "raw Deno",
+    bounded: "raw Deno, bounded",
+    postnet: "postnet",
+    node: "Node.js",
+  };
+  const impls: Impl[] = rows.some((r) => r.node)
+    ? ["raw", "bounded", "postnet", "node"]
+    : ["raw", "bounded", "postnet"];
   const bar = 12;
   const rowHeight = impls.length * bar + 14;
   const left = 300;
@@ -702,7 +730,12 @@ function chart(rows: Row[]): string {
       `<text x="${left - 8}" y="${middle - 2}" text-anchor="end">${escape(`${r.transport}, ${r.mode}`)}</text>`,
       `<text x="${left - 8}" y="${middle + 11}" text-anchor="end" font-size="10" fill="${
         r.pass ? "#555" : "#c0392b"
-      }">${escape(`postnet/raw ${r.postnetVsRaw.toFixed(2)}x (${r.target})`)}</text>`,
+      }">${
+        escape(
+          `postnet/raw ${r.postnetVsRaw.toFixed(2)}x (${r.target})` +
+            (r.postnetVsBounded === null ? "" : `, /bounded ${r.postnetVsBounded.toFixed(2)}x`),
+        )
+      }</text>`,
     );
     impls.forEach((impl, i) => {
       const figure = r[impl];
@@ -717,10 +750,8 @@ function chart(rows: Row[]): string {
     y += rowHeight;
   }
   const legend = impls.map((impl, i) =>
-    `<rect x="${left + i * 110}" y="32" width="12" height="12" fill="${colors[impl]}"/>` +
-    `<text x="${left + i * 110 + 16}" y="42">${
-      impl === "raw" ? "raw Deno" : impl === "node" ? "Node.js" : "postnet"
-    }</text>`
+    `<rect x="${left - 200 + i * 150}" y="32" width="12" height="12" fill="${colors[impl]}"/>` +
+    `<text x="${left - 200 + i * 150 + 16}" y="42">${names[impl]}</text>`
   );
   const height = y + 20;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">

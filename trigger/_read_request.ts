@@ -63,7 +63,8 @@ export async function readRequest(
   let timer = startTimer(expire, limits.readTimeout);
   try {
     while (length < buffer.length) {
-      const n = await conn.read(buffer.subarray(length));
+      // The first read takes the whole buffer: no view to make.
+      const n = await conn.read(length === 0 ? buffer : buffer.subarray(length));
       if (n === null) break;
       length += n;
       if (buffer[length - 1] === 0) break;

@@ -35,23 +35,25 @@ const encoder = new TextEncoder();
 const SCRATCH = new Uint8Array(1);
 
 /**
- * Checks a request and returns its bytes, with `extra` spare bytes at the end.
+ * Checks a request and returns its bytes, with `extra` zero bytes (a NUL)
+ * at the end. The bytes of a short string are shared between calls: read
+ * them, never write to them.
  *
  * @throws {TypeError} when it is neither a string nor a Uint8Array.
  */
-export function requestBytes(request: unknown, extra = 0): Uint8Array {
+export function requestBytes(request: unknown, extra: 0 | 1 = 0): Uint8Array {
   if (typeof request === "string") {
-    // A short ASCII request (Postfix's are one letter) is copied as it is: no encoder call.
-    if (request.length <= 64) {
-      const bytes = new Uint8Array(request.length + extra);
-      let i = 0;
-      while (i < request.length && request.charCodeAt(i) < 0x80) bytes[i] = request.charCodeAt(i++);
-      if (i === request.length) return bytes;
+    // Postfix's requests are one letter, sent again and again: encode each once.
+    const made = ENCODED[extra];
+    let bytes = made.get(request);
+    if (bytes === undefined) {
+      bytes = encode(request, extra);
+      if (request.length <= 16) {
+        if (made.size >= 64) made.clear();
+        made.set(request, bytes);
+      }
     }
-    if (extra === 0) return encoder.encode(request);
-    const bytes = new Uint8Array(request.length * 3 + extra);
-    const { written } = encoder.encodeInto(request, bytes);
-    return bytes.subarray(0, written + extra);
+    return bytes;
   }
   if (request instanceof Uint8Array) {
     if (extra === 0) return request;
@@ -60,6 +62,18 @@ export function requestBytes(request: unknown, extra = 0): Uint8Array {
     return bytes;
   }
   throw new TypeError(`request must be a string or a Uint8Array, got ${typeof request}`);
+}
+
+/* Short string requests already encoded, without and with the NUL; never
+ * handed to a caller, and only ever read (written to a socket or a FIFO). */
+const ENCODED = [new Map<string, Uint8Array>(), new Map<string, Uint8Array>()];
+
+/* UTF-8 bytes of `request`, then `extra` zero bytes. */
+function encode(request: string, extra: 0 | 1): Uint8Array {
+  if (extra === 0) return encoder.encode(request);
+  const bytes = new Uint8Array(request.length * 3 + extra);
+  const { written } = encoder.encodeInto(request, bytes);
+  return bytes.subarray(0, written + extra);
 }
 
 /**

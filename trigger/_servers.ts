@@ -23,6 +23,37 @@ export interface Settings {
 }
 
 /**
+ * What a handler receives. `request` and `signal` are made on first use:
+ * most handlers look at one of them, or at neither.
+ */
+class Trigger implements TriggerRequest {
+  readonly data: Uint8Array;
+  readonly transport: TriggerTransport;
+  readonly endpoint: string;
+  readonly #stream: boolean;
+  #request: Uint8Array | undefined;
+  controller: AbortController | undefined;
+
+  constructor(transport: TriggerTransport, endpoint: string, data: Uint8Array) {
+    this.transport = transport;
+    this.endpoint = endpoint;
+    this.data = data;
+    this.#stream = transport !== "fifo";
+  }
+
+  get request(): Uint8Array {
+    // A stream request ends with its NUL; a FIFO's bytes are the request as they are.
+    this.#request ??= this.#stream && this.data[this.data.length - 1] === 0 ? this.data.subarray(0, -1) : this.data;
+    return this.#request;
+  }
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    return this.controller.signal;
+  }
+}
+
+/**
  * Calls the handler; never throws. A handler that returns a promise is
  * bounded by `handlerTimeout`; a synchronous one needs no timer (the hot
  * path: most handlers just note the request).
@@ -32,20 +63,8 @@ function callHandler(
   transport: TriggerTransport,
   endpoint: string,
   data: Uint8Array,
-  request: Uint8Array,
 ): Promise<void> | undefined {
-  let controller: AbortController | undefined;
-  const trigger: TriggerRequest = {
-    request,
-    data,
-    transport,
-    endpoint,
-    // Made on first use: most handlers never look at it.
-    get signal() {
-      controller ??= new AbortController();
-      return controller.signal;
-    },
-  };
+  const trigger = new Trigger(transport, endpoint, data);
   let result: unknown;
   try {
     result = settings.handler(trigger);
@@ -61,7 +80,7 @@ function callHandler(
         `Trigger handler for "${endpoint}" did not settle within ${settings.handlerTimeout} ms`,
         "TimeoutError",
       );
-      controller?.abort(error);
+      trigger.controller?.abort(error);
       settings.onError(error);
       resolve();
     }, settings.handlerTimeout);
@@ -85,7 +104,9 @@ export class StreamServer implements TriggerServer {
   readonly finished: Promise<void>;
   readonly #listener: Deno.TcpListener | Deno.UnixListener;
   readonly #settings: Settings;
-  readonly #running = new Set<Promise<void>>();
+  /** Connections being served; `#drained` resolves when it drops to 0 while closing. */
+  #running = 0;
+  #drained: PromiseWithResolvers<void> | undefined;
   readonly #stops = new Set<() => void>();
   #closing = false;
   #slotFree: PromiseWithResolvers<void> | undefined;
@@ -105,7 +126,7 @@ export class StreamServer implements TriggerServer {
     const { maxConnections } = this.#settings;
     while (!this.#closing) {
       // Flow control: beyond maxConnections, new connections wait in the listen queue.
-      if (this.#running.size >= maxConnections) {
+      if (this.#running >= maxConnections) {
         this.#slotFree = Promise.withResolvers<void>();
         await this.#slotFree.promise;
         continue;
@@ -126,24 +147,29 @@ export class StreamServer implements TriggerServer {
         clearTimeout(backoff);
         continue;
       }
-      const task = this.#serve(conn).finally(() => {
-        this.#running.delete(task);
-        this.#slotFree?.resolve();
-      });
-      this.#running.add(task);
+      this.#running++;
+      void this.#serve(conn);
     }
-    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+    if (this.#running > 0) {
+      this.#drained = Promise.withResolvers<void>();
+      await this.#drained.promise;
+    }
   }
 
   async #serve(conn: Deno.Conn): Promise<void> {
-    const settings = this.#settings;
-    const { data, error, cut } = await readRequest(conn, settings, this.#stops);
-    // A client that reset mid-request is not the server's error; its bytes are still served.
-    if (error !== undefined && !isClientGone(error)) settings.onError(error);
-    // A silent connection cut short by close() is not a trigger.
-    if (cut && data.length === 0) return;
-    const request = data.length > 0 && data[data.length - 1] === 0 ? data.subarray(0, -1) : data;
-    await callHandler(settings, this.transport, this.endpoint, data, request);
+    try {
+      const settings = this.#settings;
+      const { data, error, cut } = await readRequest(conn, settings, this.#stops);
+      // A client that reset mid-request is not the server's error; its bytes are still served.
+      if (error !== undefined && !isClientGone(error)) settings.onError(error);
+      // A silent connection cut short by close() is not a trigger.
+      if (cut && data.length === 0) return;
+      await callHandler(settings, this.transport, this.endpoint, data);
+    } finally {
+      this.#running--;
+      this.#slotFree?.resolve();
+      if (this.#running === 0) this.#drained?.resolve();
+    }
   }
 
   close(): Promise<void> {
@@ -180,7 +206,7 @@ export class FifoServer implements TriggerServer {
   async #readLoop(): Promise<void> {
     try {
       for await (const chunk of this.#fifo) {
-        await callHandler(this.#settings, "fifo", this.endpoint, chunk, chunk);
+        await callHandler(this.#settings, "fifo", this.endpoint, chunk);
       }
     } catch (error) {
       this.#settings.onError(error);

@@ -18,15 +18,15 @@ export type { FifoListener } from "../listen/fifo_listen.ts";
 /** One trigger, as the handler receives it. */
 export interface TriggerRequest {
   /** The request: the bytes received, less the NUL that ends a stream request. */
-  request: Uint8Array;
+  readonly request: Uint8Array;
   /** The bytes exactly as received (a FIFO chunk may hold several writers' requests). */
-  data: Uint8Array;
+  readonly data: Uint8Array;
   /** How it arrived. */
-  transport: TriggerTransport;
+  readonly transport: TriggerTransport;
   /** The server's endpoint, with its transport prefix. */
-  endpoint: string;
+  readonly endpoint: string;
   /** Aborts when `handlerTimeout` passes; the server stops waiting then. */
-  signal: AbortSignal;
+  readonly signal: AbortSignal;
 }
 
 /** Called once per trigger. A thrown error or rejection goes to `onError`. */
