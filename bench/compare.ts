@@ -3,7 +3,7 @@
  * plus the scenario figures of DESIGN.md section 7, in one invocation.
  *
  * ```sh
- * deno run -A bench/compare.ts [--n 1000] [--rounds 11] [--out bench/results]
+ * deno run -A bench/compare.ts [--n 300] [--rounds 25] [--out bench/results]
  * ```
  *
  * Every client and server under test runs in a process of its own: two Deno
@@ -20,7 +20,10 @@
  *   batch of 64, in flight at a time): write until read.
  *
  * Figures are medians over `rounds` rounds (after one warm-up round), the
- * implementations taking turns within a round. Writes `latest.json` and
+ * implementations taking turns within a round; each ratio is the median of
+ * the rounds' own ratios, so that load from the rest of a shared machine,
+ * which comes and goes between rounds, weighs on both sides of it. Short
+ * rounds, many of them, for the same reason. Writes `latest.json` and
  * `latest.svg` to the output directory.
  *
  * @module
@@ -36,8 +39,8 @@ const started = performance.now();
 const { values: flags } = parseArgs({
   args: Deno.args,
   options: {
-    n: { type: "string", default: "1000" },
-    rounds: { type: "string", default: "11" },
+    n: { type: "string", default: "300" },
+    rounds: { type: "string", default: "25" },
     out: { type: "string", default: new URL("./results", import.meta.url).pathname },
   },
 });
@@ -254,9 +257,12 @@ async function workloads(): Promise<Row[]> {
         const bounded = side === "client" ? figure("bounded") : null;
         const postnet = figure("postnet");
         const nodeFigure = node ? figure("node") : null;
-        const postnetVsRaw = side === "client" ? postnet.us / raw.us : raw.us / postnet.us;
-        const nodeVsPostnet = nodeFigure ? nodeFigure.us / postnet.us : null;
-        const postnetVsBounded = bounded ? postnet.us / bounded.us : null;
+        // Ratios pair the implementations within each round (they ran back to back, under the
+        // same load from the rest of the machine), then take the median over the rounds.
+        const ratio = (a: Impl, b: Impl) => median(times[a].map((t, i) => t / times[b][i]));
+        const postnetVsRaw = side === "client" ? ratio("postnet", "raw") : ratio("raw", "postnet");
+        const nodeVsPostnet = nodeFigure ? ratio("node", "postnet") : null;
+        const postnetVsBounded = bounded ? ratio("postnet", "bounded") : null;
         const [target, ok] = side === "client"
           ? transport === "fifo" ? ["<= 1.2x raw", postnetVsRaw <= 1.2] : ["<= 1.10x raw", postnetVsRaw <= 1.1]
           : [">= 0.9x raw triggers/s", postnetVsRaw >= 0.9];
@@ -629,6 +635,7 @@ function printTable(rows: Row[]): void {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
   console.log(`\nmedian of ${ROUNDS} rounds; n = ${N} sequential, ${2 * N} from 64 concurrent loops`);
+  console.log("ratios: the median over the rounds of each round's ratio (the implementations run back to back)");
   console.log("client side: time ratio postnet/raw; server side: triggers/s ratio postnet/raw");
   console.log("bounded: the raw Deno client plus the bounds postnet keeps (a timer per trigger, a TCP connect signal,");
   console.log(

@@ -9,7 +9,7 @@
  * @module
  */
 import { fifoTrigger, inetTrigger, trigger, unixTrigger } from "../trigger/mod.ts";
-import { rawFifoTrigger, rawStreamTrigger, startPeers } from "./_raw.ts";
+import { boundedFifoTrigger, boundedStreamTrigger, rawFifoTrigger, rawStreamTrigger, startPeers } from "./_raw.ts";
 
 // Every fn is an async function: deno bench awaits only those, it would
 // start a plain function that returns a promise again without waiting.
@@ -26,6 +26,11 @@ Deno.bench({
   group: "inet trigger round trip",
   baseline: true,
   fn: async () => await rawStreamTrigger(inetTarget),
+});
+Deno.bench({
+  name: "raw, with the bounds postnet keeps (a timer, a connect signal)",
+  group: "inet trigger round trip",
+  fn: async () => await boundedStreamTrigger(inetTarget),
 });
 Deno.bench({
   name: "inetTrigger()",
@@ -45,6 +50,11 @@ Deno.bench({
   fn: async () => await rawStreamTrigger(unixTarget),
 });
 Deno.bench({
+  name: "raw, with the bounds postnet keeps (a timer)",
+  group: "unix trigger round trip",
+  fn: async () => await boundedStreamTrigger(unixTarget),
+});
+Deno.bench({
   name: "unixTrigger()",
   group: "unix trigger round trip",
   fn: async () => void await unixTrigger(unixPath, "W"),
@@ -60,6 +70,11 @@ Deno.bench({
   group: "fifo trigger",
   baseline: true,
   fn: async () => await rawFifoTrigger(fifoPath),
+});
+Deno.bench({
+  name: "raw, with safe_open's checks (lstat before, fstat after the open)",
+  group: "fifo trigger",
+  fn: async () => await boundedFifoTrigger(fifoPath),
 });
 Deno.bench({
   name: "fifoTrigger()",
