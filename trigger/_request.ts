@@ -100,7 +100,8 @@ export async function sendStream(
   let written = 0;
   try {
     try {
-      while (written < wire.length) written += await conn.write(wire.subarray(written));
+      // The first write takes the whole request: no view to make.
+      while (written < wire.length) written += await conn.write(written === 0 ? wire : wire.subarray(written));
     } catch (error) {
       if (deadline.aborted) throw deadline.reason;
       // Delivered: only the NUL was refused; the peer read the request and closed.

@@ -238,6 +238,22 @@ Deno.test("formatHostPort() round-trips through parseHostPort()", () => {
   assert.deepEqual(parseHostPort(formatHostPort("", 0), "server"), h("", 0));
 });
 
+Deno.test("parseHostPort() answers a repeated address with the same frozen result, and stays right past its memory", () => {
+  const first = parseHostPort("127.0.0.1:10025", "client");
+  assert.equal(parseHostPort("127.0.0.1:10025", "client"), first);
+  assert.ok(Object.isFrozen(first));
+  // The sides differ for an omitted host: each side remembers its own answer.
+  assert.deepEqual(parseHostPort(":25", "client"), h("localhost", 25));
+  assert.deepEqual(parseHostPort(":25", "server"), h("", 25));
+  // Far more addresses than it keeps: every answer is still the parse of its own input.
+  for (let port = 1; port <= 500; port++) {
+    assert.deepEqual(parseHostPort(`10.0.0.1:${port}`, "client"), h("10.0.0.1", port));
+  }
+  assert.deepEqual(parseHostPort("127.0.0.1:10025", "client"), first);
+  // A refused address is refused every time: errors are not remembered as answers.
+  for (let i = 0; i < 2; i++) assertThrows(() => parseHostPort("host:99999", "client"), RangeError);
+});
+
 type ErrorClass = typeof SyntaxError | typeof RangeError | typeof TypeError;
 
 function h(host: string, port: number): HostPort {

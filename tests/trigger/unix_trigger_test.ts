@@ -74,7 +74,8 @@ Deno.test("unixTrigger() sends a string as UTF-8 and a Uint8Array as is, each wi
     [new Uint8Array(0), [0]],
     [new Uint8Array(new ArrayBuffer(8), 2, 3).fill(7), [7, 7, 7, 0]],
   ];
-  for (const [request, expected] of cases) {
+  // Twice over: a repeated string request is encoded once and sent the same.
+  for (const [request, expected] of [...cases, ...cases]) {
     const before = request instanceof Uint8Array ? request.slice() : undefined;
     const [received, result] = await Promise.all([
       acceptRequest(listener),
