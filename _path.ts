@@ -38,7 +38,7 @@ export function checkSocketPath(path: unknown): string {
 }
 
 /** The UTF-8 length of `text`, counted without encoding it (a lone surrogate counts 3, as its U+FFFD). */
-function utf8Length(text: string): number {
+export function utf8Length(text: string): number {
   let bytes = text.length;
   for (let i = 0; i < text.length; i++) {
     const unit = text.charCodeAt(i);

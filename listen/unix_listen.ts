@@ -6,7 +6,7 @@
 import { unixConnect } from "../connect/unix_connect.ts";
 import { checkTimeout } from "../_deadline.ts";
 import { withEndpoint } from "../_errors.ts";
-import { checkSocketPath, SUN_PATH_MAX } from "../_path.ts";
+import { checkSocketPath, SUN_PATH_MAX, utf8Length } from "../_path.ts";
 import { hasPermission, requireUnixSocket } from "../_permissions.ts";
 import { privateDirBeside, removeIfSame, removePrivateDir } from "./_beside.ts";
 import { resolve } from "node:path";
@@ -131,7 +131,7 @@ function bindInPlace(path: string, mode: number, what: string): Deno.UnixListene
 
 /** Whether `unix:` net access covers a socket at this absolute path, within the length limit. */
 function canBind(path: string): boolean {
-  return new TextEncoder().encode(path).length < SUN_PATH_MAX && hasPermission({ name: "net", host: `unix:${path}` });
+  return utf8Length(path) < SUN_PATH_MAX && hasPermission({ name: "net", host: `unix:${path}` });
 }
 
 /**

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
 import { type Endpoint, formatEndpoint, parseEndpoint } from "../../trigger/_endpoint.ts";
 import { parseHostPort } from "../../connect/_host_port.ts";
+import { utf8Length } from "../../_path.ts";
 
 const NUM_RUNS = 2_000;
 const side = fc.constantFrom("client" as const, "server" as const);
@@ -188,4 +189,16 @@ Deno.test("parseEndpoint() refuses an unknown transport with SyntaxError naming 
     ),
     { numRuns: 500 },
   );
+});
+
+Deno.test("utf8Length() counts what TextEncoder writes, for any code units (lone surrogates included)", () => {
+  fc.assert(
+    fc.property(fc.oneof(fc.string({ unit: "binary", maxLength: 200 }), fc.string({ unit: "grapheme" })), (text) => {
+      assert.equal(utf8Length(text), bytes(text));
+    }),
+    { numRuns: NUM_RUNS },
+  );
+  for (const text of ["", "a", "\u00e9", "\u20ac", "\ud83d\ude00", "\ud800", "\udc00", "\udc00\ud800", "a\ud800b"]) {
+    assert.equal(utf8Length(text), bytes(text), JSON.stringify(text));
+  }
 });
