@@ -6,12 +6,16 @@
  * ```ts
  * import { serveTriggers, trigger } from "@postnet/net";
  *
- * const path = `${await Deno.makeTempDir()}/pickup`;
- * await using server = await serveTriggers(`fifo:${path}`, ({ request }) => {
- *   console.log(new TextDecoder().decode(request)); // "W"
- * });
- * await trigger(`fifo:${path}`, "W");
- * await server.close();
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   await using server = await serveTriggers(`fifo:${dir}/pickup`, ({ request }) => {
+ *     console.log(new TextDecoder().decode(request)); // "W"
+ *   });
+ *   await trigger(`fifo:${dir}/pickup`, "W");
+ *   await server.close();
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
  * ```
  *
  * @module

@@ -49,10 +49,14 @@ export interface UnixConnectOptions {
  *
  * const dir = await Deno.makeTempDir();
  * const path = `${dir}/service`;
- * using listener = Deno.listen({ transport: "unix", path });
- * using conn = await unixConnect(path, { timeout: 5_000 });
- * using peer = await listener.accept();
- * console.log(conn.remoteAddr.path === path); // true
+ * try {
+ *   using listener = Deno.listen({ transport: "unix", path });
+ *   using conn = await unixConnect(path, { timeout: 5_000 });
+ *   using peer = await listener.accept();
+ *   console.log(conn.remoteAddr.path === path); // true
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
  * ```
  */
 export async function unixConnect(

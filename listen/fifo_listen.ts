@@ -78,10 +78,14 @@ export interface FifoListener extends AsyncIterable<Uint8Array>, AsyncDisposable
  * import { fifoListen } from "@postnet/net/listen";
  *
  * const dir = await Deno.makeTempDir();
- * await using fifo = await fifoListen(`${dir}/qmgr`);
- * await Deno.writeTextFile(`${dir}/qmgr`, "I"); // a writer
- * const chunk = await fifo.read();
- * console.log(new TextDecoder().decode(chunk!)); // "I"
+ * try {
+ *   await using fifo = await fifoListen(`${dir}/qmgr`);
+ *   await Deno.writeTextFile(`${dir}/qmgr`, "I"); // a writer
+ *   const chunk = await fifo.read();
+ *   console.log(new TextDecoder().decode(chunk!)); // "I"
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
  * ```
  */
 export async function fifoListen(path: string, options: FifoListenOptions = {}): Promise<FifoListener> {

@@ -7,9 +7,13 @@
  * import { fifoListen, unixListen } from "@postnet/net/listen";
  *
  * const dir = await Deno.makeTempDir();
- * using socket = await unixListen(`${dir}/qmgr`, { mode: 0o622 });
- * await using fifo = await fifoListen(`${dir}/pickup`);
- * console.log(socket.addr.path === `${dir}/qmgr`, fifo.created); // true true
+ * try {
+ *   using socket = await unixListen(`${dir}/qmgr`, { mode: 0o622 });
+ *   await using fifo = await fifoListen(`${dir}/pickup`);
+ *   console.log(socket.addr.path === `${dir}/qmgr`, fifo.created); // true true
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
  * ```
  *
  * ## Required permissions

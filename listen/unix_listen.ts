@@ -68,8 +68,12 @@ export interface UnixListenOptions {
  * import { unixListen } from "@postnet/net/listen";
  *
  * const dir = await Deno.makeTempDir();
- * using listener = await unixListen(`${dir}/service`);
- * console.log((await Deno.stat(`${dir}/service`)).mode! & 0o777); // 438 (0o666)
+ * try {
+ *   using listener = await unixListen(`${dir}/service`);
+ *   console.log((await Deno.stat(`${dir}/service`)).mode! & 0o777); // 438 (0o666)
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
  * ```
  */
 export async function unixListen(path: string, options: UnixListenOptions = {}): Promise<Deno.UnixListener> {

@@ -58,11 +58,15 @@ export interface FifoTriggerOptions {
  * import { fifoListen } from "@postnet/net/listen";
  * import { fifoTrigger } from "@postnet/net/trigger";
  *
- * const path = `${await Deno.makeTempDir()}/pickup`;
- * await using fifo = await fifoListen(path);
- * const result = await fifoTrigger(path, "W");
- * console.log(new TextDecoder().decode((await fifo.read())!)); // "W"
- * console.log(result.bytes); // 1
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   await using fifo = await fifoListen(`${dir}/pickup`);
+ *   const result = await fifoTrigger(`${dir}/pickup`, "W");
+ *   console.log(new TextDecoder().decode((await fifo.read())!)); // "W"
+ *   console.log(result.bytes); // 1
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
  * ```
  */
 export function fifoTrigger(

@@ -10,13 +10,17 @@
  * ```ts
  * import { serveTriggers, trigger } from "@postnet/net/trigger";
  *
- * const path = `${await Deno.makeTempDir()}/qmgr`;
+ * const dir = await Deno.makeTempDir();
  * const received: string[] = [];
- * await using server = await serveTriggers(`unix:${path}`, ({ request }) => {
- *   received.push(new TextDecoder().decode(request));
- * });
- * await trigger(`unix:${path}`, "I");
- * await server.close();
+ * try {
+ *   await using server = await serveTriggers(`unix:${dir}/qmgr`, ({ request }) => {
+ *     received.push(new TextDecoder().decode(request));
+ *   });
+ *   await trigger(`unix:${dir}/qmgr`, "I");
+ *   await server.close();
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
  * console.log(received); // ["I"]
  * ```
  *

@@ -50,15 +50,20 @@ export type TriggerOptions = InetTriggerOptions;
  * ```ts
  * import { trigger } from "@postnet/net/trigger";
  *
- * const path = `${await Deno.makeTempDir()}/qmgr`;
- * using listener = Deno.listen({ transport: "unix", path });
- * const accepted = listener.accept().then(async (conn) => {
- *   await conn.read(new Uint8Array(1024)); // a server reads, then closes
- *   conn.close();
- * });
- * const result = await trigger(path, "D", { timeout: 5_000 });
- * await accepted;
- * console.log(result.transport); // "unix"
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/qmgr`;
+ * try {
+ *   using listener = Deno.listen({ transport: "unix", path });
+ *   const accepted = listener.accept().then(async (conn) => {
+ *     await conn.read(new Uint8Array(1024)); // a server reads, then closes
+ *     conn.close();
+ *   });
+ *   const result = await trigger(path, "D", { timeout: 5_000 });
+ *   await accepted;
+ *   console.log(result.transport); // "unix"
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
  * ```
  */
 export async function trigger(

@@ -57,16 +57,21 @@ export interface UnixTriggerOptions {
  * ```ts
  * import { unixTrigger } from "@postnet/net/trigger";
  *
- * const path = `${await Deno.makeTempDir()}/qmgr`;
- * using listener = Deno.listen({ transport: "unix", path });
- * const server = (async () => {
- *   using conn = await listener.accept();
- *   const buffer = new Uint8Array(1024);
- *   return buffer.subarray(0, (await conn.read(buffer)) ?? 0);
- * })();
- * const result = await unixTrigger(path, "I");
- * console.log(await server); // Uint8Array [73, 0]: "I" and its NUL
- * console.log(result.bytes, result.peerClosed); // 2 true
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/qmgr`;
+ * try {
+ *   using listener = Deno.listen({ transport: "unix", path });
+ *   const server = (async () => {
+ *     using conn = await listener.accept();
+ *     const buffer = new Uint8Array(1024);
+ *     return buffer.subarray(0, (await conn.read(buffer)) ?? 0);
+ *   })();
+ *   const result = await unixTrigger(path, "I");
+ *   console.log(await server); // Uint8Array [73, 0]: "I" and its NUL
+ *   console.log(result.bytes, result.peerClosed); // 2 true
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
  * ```
  */
 export async function unixTrigger(
