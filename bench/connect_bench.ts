@@ -28,6 +28,20 @@ async function timeConnect(b: Deno.BenchContext, connect: () => Promise<Deno.Con
   }
 }
 
+/**
+ * Raw Deno.connect plus only what bounds it, as the connect functions do: a
+ * timer for the default 30 s timeout, and a signal on a TCP connect.
+ */
+async function boundedConnect(target: Deno.ConnectOptions | Deno.UnixConnectOptions): Promise<Deno.Conn> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 30_000);
+  try {
+    return "path" in target ? await Deno.connect(target) : await Deno.connect({ ...target, signal: controller.signal });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 // Setup, outside every timed region: the peers run in a Worker for the whole file.
 const { port, unixPath } = await startPeers();
 const inetAddress = `127.0.0.1:${port}`;
@@ -37,6 +51,11 @@ Deno.bench({
   group: "inet connect to an IP literal",
   baseline: true,
   fn: async (b) => await timeConnect(b, () => Deno.connect({ hostname: "127.0.0.1", port })),
+});
+Deno.bench({
+  name: "Deno.connect with the bounds inetConnect keeps (a timer, a signal)",
+  group: "inet connect to an IP literal",
+  fn: async (b) => await timeConnect(b, () => boundedConnect({ hostname: "127.0.0.1", port })),
 });
 Deno.bench({
   name: 'inetConnect("127.0.0.1:PORT")',
@@ -54,6 +73,11 @@ Deno.bench({
   group: "unix connect",
   baseline: true,
   fn: async (b) => await timeConnect(b, () => Deno.connect({ transport: "unix", path: unixPath })),
+});
+Deno.bench({
+  name: "Deno.connect with the bound unixConnect keeps (a timer)",
+  group: "unix connect",
+  fn: async (b) => await timeConnect(b, () => boundedConnect({ transport: "unix", path: unixPath })),
 });
 Deno.bench({
   name: "unixConnect()",
