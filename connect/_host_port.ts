@@ -6,6 +6,7 @@
  */
 
 import { isIP } from "node:net";
+import { Recent } from "../_recent.ts";
 
 /** Which side of the connection an address is for: omitted hosts mean localhost on the client side and the wildcard address on the server side. */
 export type AddressSide = "client" | "server";
@@ -57,21 +58,16 @@ export function parseHostPort(address: string, side: AddressSide): Readonly<Host
     const got = typeof side === "string" ? `"${side}"` : typeof side;
     throw new TypeError(`side must be "client" or "server", got ${got}`);
   }
-  const parsed = RECENT[side];
-  let hostPort = parsed.get(address);
-  if (hostPort === undefined) {
-    hostPort = Object.freeze(parse(address, side));
-    // Bounded: a program that parses ever new addresses starts over.
-    if (parsed.size >= RECENT_MAX) parsed.clear();
-    parsed.set(address, hostPort);
-  }
-  return hostPort;
+  const parsed = PARSED[side];
+  return parsed.get(address) ?? parsed.remember(address, Object.freeze(parse(address, side)));
 }
 
 /* Addresses parsed lately, per side: a client triggers the same few
  * endpoints again and again, and parsing one takes regular expressions. */
-const RECENT_MAX = 64;
-const RECENT: Record<AddressSide, Map<string, Readonly<HostPort>>> = { client: new Map(), server: new Map() };
+const PARSED: Record<AddressSide, Recent<string, Readonly<HostPort>>> = {
+  client: new Recent(64),
+  server: new Recent(64),
+};
 
 /* The parser behind parseHostPort, for a string and a valid side. */
 function parse(address: string, side: AddressSide): HostPort {

@@ -7,6 +7,7 @@
  */
 import type { Deadline } from "../_deadline.ts";
 import { withEndpoint } from "../_errors.ts";
+import { Recent } from "../_recent.ts";
 
 /** How a trigger travelled. */
 export type TriggerTransport = "inet" | "unix" | "fifo";
@@ -45,15 +46,10 @@ export function requestBytes(request: unknown, extra: 0 | 1 = 0): Uint8Array {
   if (typeof request === "string") {
     // Postfix's requests are one letter, sent again and again: encode each once.
     const made = ENCODED[extra];
-    let bytes = made.get(request);
-    if (bytes === undefined) {
-      bytes = encode(request, extra);
-      if (request.length <= 16) {
-        if (made.size >= 64) made.clear();
-        made.set(request, bytes);
-      }
-    }
-    return bytes;
+    const bytes = made.get(request);
+    if (bytes !== undefined) return bytes;
+    const encoded = encode(request, extra);
+    return request.length <= 16 ? made.remember(request, encoded) : encoded;
   }
   if (request instanceof Uint8Array) {
     if (extra === 0) return request;
@@ -66,7 +62,7 @@ export function requestBytes(request: unknown, extra: 0 | 1 = 0): Uint8Array {
 
 /* Short string requests already encoded, without and with the NUL; never
  * handed to a caller, and only ever read (written to a socket or a FIFO). */
-const ENCODED = [new Map<string, Uint8Array>(), new Map<string, Uint8Array>()];
+const ENCODED = [new Recent<string, Uint8Array>(64), new Recent<string, Uint8Array>(64)];
 
 /* UTF-8 bytes of `request`, then `extra` zero bytes. */
 function encode(request: string, extra: 0 | 1): Uint8Array {

@@ -30,26 +30,30 @@ class Trigger implements TriggerRequest {
   readonly data: Uint8Array;
   readonly transport: TriggerTransport;
   readonly endpoint: string;
-  readonly #stream: boolean;
   #request: Uint8Array | undefined;
-  controller: AbortController | undefined;
+  #controller: AbortController | undefined;
 
   constructor(transport: TriggerTransport, endpoint: string, data: Uint8Array) {
     this.transport = transport;
     this.endpoint = endpoint;
     this.data = data;
-    this.#stream = transport !== "fifo";
   }
 
   get request(): Uint8Array {
     // A stream request ends with its NUL; a FIFO's bytes are the request as they are.
-    this.#request ??= this.#stream && this.data[this.data.length - 1] === 0 ? this.data.subarray(0, -1) : this.data;
+    const stream = this.transport !== "fifo";
+    this.#request ??= stream && this.data[this.data.length - 1] === 0 ? this.data.subarray(0, -1) : this.data;
     return this.#request;
   }
 
   get signal(): AbortSignal {
-    this.controller ??= new AbortController();
-    return this.controller.signal;
+    this.#controller ??= new AbortController();
+    return this.#controller.signal;
+  }
+
+  /** Aborts `signal`, if a handler has asked for it; not a property the handler sees. */
+  static abort(trigger: Trigger, reason: unknown): void {
+    trigger.#controller?.abort(reason);
   }
 }
 
@@ -80,7 +84,7 @@ function callHandler(
         `Trigger handler for "${endpoint}" did not settle within ${settings.handlerTimeout} ms`,
         "TimeoutError",
       );
-      trigger.controller?.abort(error);
+      Trigger.abort(trigger, error);
       settings.onError(error);
       resolve();
     }, settings.handlerTimeout);
