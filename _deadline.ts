@@ -84,6 +84,13 @@ export class Deadline implements Disposable {
       this.#reason = signal.reason;
       return;
     }
+    if (timeout === 0) {
+      // Timeout 0 gives up at once, before any I/O: a timer of 0 ms would let a fast operation through.
+      this.#expired = true;
+      this.#timedOut = true;
+      this.#reason = this.timeoutError();
+      return;
+    }
     if (signal) {
       this.#onCallerAbort = () => this.#expire(signal.reason);
       signal.addEventListener("abort", this.#onCallerAbort, { once: true });

@@ -12,6 +12,7 @@ import type { InetProtocols, LookupFunction } from "./_resolve.ts";
 import { type AttemptFailure, connectFirst } from "./_attempts.ts";
 import { checkTimeout, type Deadline } from "../_deadline.ts";
 import { explainDenial, hasPermission, requirePermission } from "../_permissions.ts";
+import { plainReason } from "../_errors.ts";
 
 /** The connect options `inetConnect` and `inetTrigger` share, as given. */
 export interface InetPlanOptions {
@@ -160,5 +161,5 @@ function describe(error: unknown, what: string): unknown {
 }
 
 function reason(error: unknown): string {
-  return error instanceof Error || error instanceof DOMException ? error.message : String(error);
+  return error instanceof DOMException ? error.message : plainReason(error);
 }

@@ -85,6 +85,7 @@ export async function resolve(
       signal.removeEventListener("abort", onAbort);
     }
   }
+  if (lookup !== undefined) checkLookupAnswer(found, host);
   // Safety net: a resolver (or a custom lookup) may ignore the family hint.
   const allowed = found.filter((a) => family === 0 || a.family === family);
   if (allowed.length === 0) {
@@ -95,6 +96,33 @@ export async function resolve(
     );
   }
   return allowed;
+}
+
+/**
+ * Checks what a caller's `lookup` answered: an array of `{ address, family }`
+ * with IP addresses of the family they claim, never a name to resolve again.
+ *
+ * @throws {TypeError} naming the option and what was wrong.
+ */
+function checkLookupAnswer(found: unknown, host: string): void {
+  if (!Array.isArray(found)) {
+    throw new TypeError(
+      `lookup must resolve to an array of { address, family }; for "${host}" it gave ${
+        found === null ? "null" : typeof found
+      }`,
+    );
+  }
+  for (const entry of found as unknown[]) {
+    const { address, family } = (entry ?? {}) as { address?: unknown; family?: unknown };
+    const version = typeof address === "string" ? isIP(address) : 0;
+    if (version === 0 || version !== family) {
+      throw new TypeError(
+        `lookup must resolve to IP addresses with their family (4 or 6); for "${host}" it gave ${
+          JSON.stringify(entry) ?? String(entry)
+        }`,
+      );
+    }
+  }
 }
 
 /**

@@ -7,6 +7,8 @@ import { parseHostPort } from "./_host_port.ts";
 import type { InetProtocols, LookupAddress, LookupFunction } from "./_resolve.ts";
 import { checkInetPlan, connectInet } from "./_inet.ts";
 import { checkSignal, checkTimeout, Deadline } from "../_deadline.ts";
+import { cannot } from "../_errors.ts";
+import { checkOptions } from "../_options.ts";
 
 export type { InetProtocols, LookupAddress, LookupFunction };
 
@@ -58,6 +60,19 @@ export interface InetConnectOptions {
   keepAlive?: boolean;
 }
 
+/* The options inetConnect takes: any other is a mistake, reported before any I/O. */
+const KNOWN: ReadonlySet<string> = new Set([
+  "timeout",
+  "attemptTimeout",
+  "signal",
+  "protocols",
+  "strategy",
+  "attemptDelay",
+  "lookup",
+  "noDelay",
+  "keepAlive",
+]);
+
 /**
  * Connects to a TCP listener. Requires `--allow-net` permission.
  *
@@ -103,12 +118,13 @@ export async function inetConnect(
   address: string,
   options: InetConnectOptions = {},
 ): Promise<Deno.TcpConn> {
+  options = checkOptions(options, KNOWN);
   // Sanity check: everything the caller gave, before any I/O.
   const { host, port } = parseHostPort(address, "client");
   const timeout = checkTimeout("timeout", options.timeout, 30_000);
   const plan = checkInetPlan(options, timeout);
   const signal = checkSignal(options.signal);
-  const what = `Cannot connect to "${address}"`;
+  const what = cannot("connect to", `inet:${address}`);
 
   using deadline = new Deadline(what, timeout, signal);
   const conn = await connectInet(host, port, plan, deadline, what);

@@ -4,8 +4,10 @@
  * @module
  */
 import { checkSignal, checkTimeout, Deadline } from "../_deadline.ts";
+import { cannot } from "../_errors.ts";
 import { checkSocketPath } from "../_path.ts";
 import { connectUnix } from "./_unix.ts";
+import { checkOptions } from "../_options.ts";
 
 /** Options for {@linkcode unixConnect}. */
 export interface UnixConnectOptions {
@@ -19,6 +21,9 @@ export interface UnixConnectOptions {
   /** Aborts the connect; the promise rejects with `signal.reason`. */
   signal?: AbortSignal;
 }
+
+/* The options unixConnect takes: any other is a mistake, reported before any I/O. */
+const KNOWN: ReadonlySet<string> = new Set(["timeout", "signal"]);
 
 /**
  * Connects to a UNIX-domain stream socket. Requires `--allow-read`,
@@ -63,11 +68,12 @@ export async function unixConnect(
   path: string,
   options: UnixConnectOptions = {},
 ): Promise<Deno.UnixConn> {
+  options = checkOptions(options, KNOWN);
   // Sanity check: everything the caller gave, before any I/O.
   checkSocketPath(path);
   const timeout = checkTimeout("timeout", options.timeout, 30_000);
   const signal = checkSignal(options.signal);
-  const what = `Cannot connect to "unix:${path}"`;
+  const what = cannot("connect to", `unix:${path}`);
 
   using deadline = new Deadline(what, timeout, signal);
   return await connectUnix(path, deadline, what);

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { withEndpoint } from "../_errors.ts";
 
 /** Names the kind of file `info` describes ("a regular file", "a symbolic link", ...). */
 export function kindOf(info: Deno.FileInfo): string {
@@ -17,13 +18,17 @@ export function kindOf(info: Deno.FileInfo): string {
   return "a file of unknown type";
 }
 
-/** Returns the lstat of `path`, or undefined when nothing is there. */
-export async function lstatOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
+/**
+ * Returns the lstat of `path`, or undefined when nothing is there. Other
+ * failures (a parent that is not a directory, a name too long) are thrown
+ * as `what` and the reason.
+ */
+export async function lstatOrUndefined(path: string, what: string): Promise<Deno.FileInfo | undefined> {
   try {
     return await Deno.lstat(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
+    throw withEndpoint(error, what);
   }
 }
 

@@ -6,9 +6,10 @@
 import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from "node:fs";
 import { checkPath } from "../_path.ts";
 import { requirePermission, requireReadWrite } from "../_permissions.ts";
-import { withEndpoint } from "../_errors.ts";
+import { cannot, withEndpoint } from "../_errors.ts";
 import { checkMode, kindOf, lstatOrUndefined, sameFile } from "./_path_kind.ts";
 import { removeIfSame } from "./_beside.ts";
+import { checkOptions } from "../_options.ts";
 
 /** Options for {@linkcode fifoListen}. */
 export interface FifoListenOptions {
@@ -45,6 +46,9 @@ export interface FifoListener extends AsyncIterable<Uint8Array>, AsyncDisposable
    */
   close(): Promise<void>;
 }
+
+/* The options fifoListen takes: any other is a mistake, reported before any I/O. */
+const KNOWN: ReadonlySet<string> = new Set(["mode", "readSize"]);
 
 /**
  * Listens on a FIFO. Requires `--allow-read` and `--allow-write` permissions
@@ -89,6 +93,7 @@ export interface FifoListener extends AsyncIterable<Uint8Array>, AsyncDisposable
  * ```
  */
 export async function fifoListen(path: string, options: FifoListenOptions = {}): Promise<FifoListener> {
+  options = checkOptions(options, KNOWN);
   // Sanity check: everything the caller gave, before any I/O.
   checkPath(path);
   // Only permission bits: mkfifo refuses set-id and sticky bits on a FIFO.
@@ -97,10 +102,10 @@ export async function fifoListen(path: string, options: FifoListenOptions = {}):
   if (!Number.isInteger(readSize) || readSize < 1) {
     throw new RangeError(`readSize must be a positive integer, got ${readSize}`);
   }
-  const what = `Cannot listen on "fifo:${path}"`;
+  const what = cannot("listen on", `fifo:${path}`);
   requireReadWrite(path, what);
 
-  let found = await lstatOrUndefined(path);
+  let found = await lstatOrUndefined(path, what);
   const created = found === undefined;
   if (found === undefined) {
     requirePermission({ name: "run", command: "mkfifo" }, "--allow-run=mkfifo", what);
@@ -110,6 +115,9 @@ export async function fifoListen(path: string, options: FifoListenOptions = {}):
   if (!found.isFifo) {
     throw new Deno.errors.AlreadyExists(`${what}: ${kindOf(found)} is in the way; it was left alone`);
   }
+  // A FIFO a process already reads (this one included) is taken, as a socket a
+  // process listens on: two readers would split the triggers between them.
+  if (!created) refuseIfRead(path, found, what);
   // Open read-write: the listener is its own writer, so it never sees EOF.
   let file: Deno.FsFile;
   try {
@@ -161,6 +169,29 @@ async function mkfifo(path: string, mode: number, what: string): Promise<void> {
   throw new Class(`${what}: mkfifo: ${message}`);
 }
 
+/**
+ * Throws AddrInUse when a process holds the FIFO open for reading: a
+ * non-blocking write-only open succeeds then, and fails with ENXIO when
+ * nobody reads.
+ */
+function refuseIfRead(path: string, expected: Deno.FileInfo, what: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW | constants.O_NOCTTY);
+  } catch (error) {
+    if ((error as { code?: string }).code === "ENXIO") return;
+    throw withEndpoint(error, what);
+  }
+  try {
+    if (!sameInode(fstatSync(fd), expected)) {
+      throw new Deno.errors.AlreadyExists(`${what}: the path changed while it was opened; it was left alone`);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  throw new Deno.errors.AddrInUse(`${what}: a process is reading it already (two readers would split the triggers)`);
+}
+
 /** Discards bytes left in the FIFO by writers from before (at most 1 MiB, the largest pipe). */
 function drain(path: string, expected: Deno.FileInfo): void {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
@@ -181,6 +212,21 @@ function drain(path: string, expected: Deno.FileInfo): void {
     }
   } finally {
     closeSync(fd);
+  }
+}
+
+/** How many wake-up bytes close() writes at most, and how long it waits after each. */
+const WAKE_TRIES = 10;
+const WAKE_WAIT = 100;
+
+/** Whether `promise` settles within `ms` (its rejection counts as settling). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -219,6 +265,9 @@ class Listener implements FifoListener {
       this.#reading = undefined;
     }
     if (n === null) return null;
+    // A lone NUL is what a closing listener writes to wake its read, not a
+    // trigger (a FIFO trigger carries no NUL; qmgr ignores one): skip it.
+    if (n === 1 && this.#buffer[0] === 0 && !this.#closing) return this.read();
     const chunk = this.#buffer.slice(0, n);
     if (!this.#closing) return chunk;
     // close() may have woken this read with a NUL of its own, written after
@@ -240,25 +289,39 @@ class Listener implements FifoListener {
 
   async #close(): Promise<void> {
     const reading = this.#reading;
+    let stuck = false;
     try {
-      if (reading) {
-        // A pending FIFO read cannot be cancelled, and it holds the file: wake
-        // it with a byte written through the second descriptor, kept for this.
-        try {
-          writeSync(this.#wake, new Uint8Array(1));
-        } catch (error) {
-          // EAGAIN: the pipe is full, so the pending read has bytes and returns by itself.
-          if ((error as { code?: string }).code !== "EAGAIN") throw error;
-        }
-        await reading.catch(() => null);
+      // A pending FIFO read cannot be cancelled, and it holds the file: wake
+      // it with a byte written through the second descriptor, kept for this.
+      // A reader that opened the FIFO since may take the byte: try again, a
+      // bounded number of times.
+      for (let tries = 0; reading && tries < WAKE_TRIES; tries++) {
+        this.#wake1();
+        if (await settlesWithin(reading, WAKE_WAIT)) break;
+        stuck = tries === WAKE_TRIES - 1;
       }
     } finally {
       closeSync(this.#wake);
       this.#file.close();
     }
-    if (!this.created) return;
     // Safety net: remove only the FIFO this listener made, not one put there since.
-    removeIfSame(this.path, this.#info);
+    if (this.created) removeIfSame(this.path, this.#info);
+    if (stuck) {
+      throw new Deno.errors.Busy(
+        `Cannot close "fifo:${this.path}": another process reads the FIFO and took every wake-up byte; ` +
+          `the pending read ends when a writer next writes`,
+      );
+    }
+  }
+
+  /** Writes the one wake-up byte; a full pipe means the read has bytes and returns by itself. */
+  #wake1(): void {
+    try {
+      writeSync(this.#wake, new Uint8Array(1));
+    } catch (error) {
+      // EAGAIN: the pipe is full, so the pending read has bytes and returns by itself.
+      if ((error as { code?: string }).code !== "EAGAIN") throw error;
+    }
   }
 
   [Symbol.asyncDispose](): Promise<void> {

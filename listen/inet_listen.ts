@@ -6,8 +6,9 @@
 import { formatHostPort, parseHostPort } from "../connect/_host_port.ts";
 import { checkProtocols, type InetProtocols } from "../connect/_resolve.ts";
 import { requirePermission } from "../_permissions.ts";
-import { withEndpoint } from "../_errors.ts";
+import { cannot, withEndpoint } from "../_errors.ts";
 import { isIP } from "node:net";
+import { checkOptions } from "../_options.ts";
 
 export type { InetProtocols };
 
@@ -33,6 +34,9 @@ export interface InetListenOptions {
    */
   reusePort?: boolean;
 }
+
+/* The options inetListen takes: any other is a mistake, reported before any I/O. */
+const KNOWN: ReadonlySet<string> = new Set(["protocols", "backlog", "reusePort"]);
 
 /**
  * Listens for TCP connections. Requires `--allow-net` permission.
@@ -66,6 +70,7 @@ export interface InetListenOptions {
  * ```
  */
 export function inetListen(address: string, options: InetListenOptions = {}): Deno.TcpListener {
+  options = checkOptions(options, KNOWN);
   // Sanity check: everything the caller gave, before any I/O.
   const { host, port } = parseHostPort(address, "server");
   const protocols = checkProtocols(options.protocols);
@@ -76,7 +81,7 @@ export function inetListen(address: string, options: InetListenOptions = {}): De
   const reusePort = options.reusePort ?? false;
   if (typeof reusePort !== "boolean") throw new TypeError(`reusePort must be a boolean, got ${typeof reusePort}`);
   const hostname = host === "" ? (protocols === "ipv4" ? "0.0.0.0" : "::") : host;
-  const what = `Cannot listen on "${address}"`;
+  const what = cannot("listen on", `inet:${address}`);
   // Deno ends the process (exit 70) when reusePort is used without the flag.
   if (reusePort && typeof (Deno as Record<string, unknown>).listenDatagram !== "function") {
     throw new Deno.errors.NotSupported(`${what}: reusePort requires --unstable-net`);

@@ -5,12 +5,13 @@
  */
 import { unixConnect } from "../connect/unix_connect.ts";
 import { checkTimeout } from "../_deadline.ts";
-import { withEndpoint } from "../_errors.ts";
+import { cannot, withEndpoint } from "../_errors.ts";
 import { checkSocketPath, SUN_PATH_MAX, utf8Length } from "../_path.ts";
 import { hasPermission, requireUnixSocket } from "../_permissions.ts";
 import { privateDirBeside, removeIfSame, removePrivateDir } from "./_beside.ts";
 import { resolve } from "node:path";
 import { checkMode, kindOf, lstatOrUndefined } from "./_path_kind.ts";
+import { checkOptions } from "../_options.ts";
 
 /** Options for {@linkcode unixListen}. */
 export interface UnixListenOptions {
@@ -28,6 +29,9 @@ export interface UnixListenOptions {
    */
   probeTimeout?: number;
 }
+
+/* The options unixListen takes: any other is a mistake, reported before any I/O. */
+const KNOWN: ReadonlySet<string> = new Set(["mode", "probeTimeout"]);
 
 /**
  * Listens on a UNIX-domain stream socket. Requires `--allow-read`,
@@ -77,11 +81,12 @@ export interface UnixListenOptions {
  * ```
  */
 export async function unixListen(path: string, options: UnixListenOptions = {}): Promise<Deno.UnixListener> {
+  options = checkOptions(options, KNOWN);
   // Sanity check: everything the caller gave, before any I/O.
   checkSocketPath(path);
   const mode = checkMode(options.mode, 0o666);
   const probeTimeout = checkTimeout("probeTimeout", options.probeTimeout, 1_000);
-  const what = `Cannot listen on "unix:${path}"`;
+  const what = cannot("listen on", `unix:${path}`);
   requireUnixSocket(path, what);
 
   await removeStaleSocket(path, probeTimeout, what);
@@ -165,9 +170,11 @@ class OwnSocketListener implements Deno.UnixListener {
   }
 
   close(): void {
-    this.#inner.close();
+    // Idempotent, as Deno's own listeners are: a second close (the end of a
+    // `using` block after an explicit close) does nothing.
     if (this.#closed) return;
     this.#closed = true;
+    this.#inner.close();
     removeIfSame(this.#path, this.#info);
   }
 
@@ -190,7 +197,7 @@ class OwnSocketListener implements Deno.UnixListener {
 
 /** Removes the socket at `path` if nothing answers it; refuses anything else. */
 async function removeStaleSocket(path: string, probeTimeout: number, what: string): Promise<void> {
-  const found = await lstatOrUndefined(path);
+  const found = await lstatOrUndefined(path, what);
   if (found === undefined) return;
   if (!found.isSocket) {
     throw new Deno.errors.AlreadyExists(`${what}: ${kindOf(found)} is in the way; it was left alone`);
@@ -207,7 +214,7 @@ async function removeStaleSocket(path: string, probeTimeout: number, what: strin
       });
     }
     // Safety net: remove the socket that refused, never a file put there since.
-    if (!removeIfSame(path, found) && (await lstatOrUndefined(path)) !== undefined) {
+    if (!removeIfSame(path, found) && (await lstatOrUndefined(path, what)) !== undefined) {
       throw new Deno.errors.AddrInUse(`${what}: the path changed while it was checked; it was left alone`);
     }
     return;

@@ -12,6 +12,9 @@ import { Recent } from "../_recent.ts";
 /** How a trigger travelled. */
 export type TriggerTransport = "inet" | "unix" | "fifo";
 
+/** How a trigger ended: see {@linkcode TriggerResult.outcome}. */
+export type TriggerOutcome = "closed" | "written" | "reset" | "timeout";
+
 /** What a trigger client reports once the trigger is delivered and its socket or file closed. */
 export interface TriggerResult {
   /** The endpoint, with its transport prefix: `"unix:/var/spool/postfix/public/qmgr"`. */
@@ -25,6 +28,19 @@ export interface TriggerResult {
    * false for a FIFO, which has no reply.
    */
   peerClosed: boolean;
+  /**
+   * How the trigger ended, which tells a confirmed receipt from a doubtful one:
+   * - `"closed"`: the server closed cleanly (or answered) after the whole
+   *   request: it read it. A confirmed receipt.
+   * - `"written"`: FIFO only: the request is in the FIFO, whole, and a
+   *   process holds the FIFO open for reading. As confirmed as a FIFO gets.
+   * - `"reset"`: the connection was reset or refused the rest of the
+   *   request: dropped, typically unread (a listener that closed without
+   *   accepting, or a server that took only part of a long request).
+   * - `"timeout"`: written, but the server neither closed nor answered
+   *   within the timeout; receipt unknown.
+   */
+  outcome: TriggerOutcome;
   /** Milliseconds from the call to the result. */
   elapsed: number;
 }
@@ -77,16 +93,18 @@ function encode(request: string, extra: 0 | 1): Uint8Array {
  * its NUL) in one write, then waits for the peer to close, send or reset,
  * bounded by `deadline`.
  *
- * The peer resetting after the whole request was written is delivery, not
- * failure: Postfix's trigger server closes after one read, and a client that
- * still writes gets EPIPE or ECONNRESET.
+ * The request and its NUL go in one write, so a server that read them has
+ * nothing left unread and closes cleanly: end-of-file (or an answer) is a
+ * confirmed receipt. A reset means the connection was dropped with bytes
+ * unread, typically the whole request (a listener closed before it
+ * accepted): it is reported, not taken for delivery. No SIGPIPE either way.
  */
 export async function sendStream(
   conn: Deno.Conn,
   wire: Uint8Array,
   deadline: Deadline,
   what: string,
-): Promise<{ bytes: number; peerClosed: boolean }> {
+): Promise<{ bytes: number; peerClosed: boolean; outcome: TriggerOutcome }> {
   // Bounded wait: Deno has no signal for reads and writes, so the deadline closes the socket.
   let closed = false;
   deadline.onExpire(() => {
@@ -100,22 +118,30 @@ export async function sendStream(
       while (written < wire.length) written += await conn.write(written === 0 ? wire : wire.subarray(written));
     } catch (error) {
       if (deadline.aborted) throw deadline.reason;
-      // Delivered: only the NUL was refused; the peer read the request and closed.
-      if (written < wire.length - 1 || !isPeerGone(error)) throw withEndpoint(error, what);
-      return { bytes: written, peerClosed: true };
+      if (!isPeerGone(error)) throw withEndpoint(error, what);
+      // The server closed while the request was being written: it took part of it at most.
+      const Class = (error as Error).constructor as ErrorConstructor;
+      throw new Class(
+        written === 0
+          ? `${what}: the server closed the connection before the request was written`
+          : `${what}: the server closed the connection after ${written} of the request's ${wire.length} bytes ` +
+            `(with its NUL) were written; it took at most those (a server cuts a request longer than it takes)`,
+        { cause: error },
+      );
     }
     try {
       await conn.read(SCRATCH);
     } catch (error) {
       if (deadline.aborted) {
-        // Timed out waiting for the close: the request was delivered all the same.
-        if (deadline.timedOut) return { bytes: written, peerClosed: false };
+        // Timed out waiting for the close: written, but its receipt is not known.
+        if (deadline.timedOut) return { bytes: written, peerClosed: false, outcome: "timeout" };
         throw deadline.reason;
       }
-      // The peer reset instead of closing: it read and went away.
+      // The peer reset instead of closing: it dropped the connection, typically unread.
       if (!isPeerGone(error)) throw withEndpoint(error, what);
+      return { bytes: written, peerClosed: true, outcome: "reset" };
     }
-    return { bytes: written, peerClosed: true };
+    return { bytes: written, peerClosed: true, outcome: "closed" };
   } finally {
     deadline.onExpire(undefined);
     if (!closed) conn.close();
@@ -133,7 +159,9 @@ export function triggerError(error: unknown, what: string, signal: AbortSignal |
   if (!prefix) return error;
   const reason = error.message.slice(prefix[0].length);
   const Class = error.constructor as ErrorConstructor;
-  const text = error instanceof Deno.errors.ConnectionRefused ? `no process is listening (${reason})` : reason;
+  const text = error instanceof Deno.errors.ConnectionRefused && !reason.startsWith("not a socket")
+    ? `no process is listening (${reason})`
+    : reason;
   return new Class(`${what}: ${text}`, { cause: error });
 }
 

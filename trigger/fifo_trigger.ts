@@ -7,10 +7,11 @@ import { closeSync, constants, fstatSync, openSync, writeSync } from "node:fs";
 import { checkSignal, checkTimeout } from "../_deadline.ts";
 import { checkPath } from "../_path.ts";
 import { explainDenial, requirePermission } from "../_permissions.ts";
-import { withEndpoint } from "../_errors.ts";
+import { cannot, withEndpoint } from "../_errors.ts";
 import { requestBytes, type TriggerResult } from "./_request.ts";
+import { checkOptions } from "../_options.ts";
 
-export type { TriggerResult, TriggerTransport } from "./_request.ts";
+export type { TriggerOutcome, TriggerResult, TriggerTransport } from "./_request.ts";
 
 /** Options for {@linkcode fifoTrigger}. */
 export interface FifoTriggerOptions {
@@ -25,6 +26,12 @@ export interface FifoTriggerOptions {
   /** Aborts the trigger before it starts; the promise rejects with `signal.reason`. */
   signal?: AbortSignal;
 }
+
+/** Linux PIPE_BUF: the largest write to a FIFO that arrives whole, never interleaved with another writer's. */
+const PIPE_BUF = 4096;
+
+/* The options fifoTrigger takes: any other is a mistake, reported before any I/O. */
+const KNOWN: ReadonlySet<string> = new Set(["timeout", "signal"]);
 
 /**
  * Sends a trigger to a FIFO service, such as a Postfix `fifo` pickup or qmgr.
@@ -41,7 +48,7 @@ export interface FifoTriggerOptions {
  * @param options Timeout and signal.
  * @returns What was sent.
  * @throws {TypeError} when an argument has the wrong type.
- * @throws {RangeError} when the path is empty or holds a NUL, or the timeout is negative.
+ * @throws {RangeError} when the path is empty or holds a NUL, the request is longer than 4096 bytes, or the timeout is negative.
  * @throws {Deno.errors.NotCapable} when a permission is missing; the message names the flag.
  * @throws {Deno.errors.NotFound} when nothing is at `path`.
  * @throws {Deno.errors.ConnectionRefused} when no process is listening (reading) on the FIFO.
@@ -49,6 +56,7 @@ export interface FifoTriggerOptions {
  * @throws {Deno.errors.InvalidData} when the path is not a FIFO.
  * @throws {Deno.errors.WouldBlock} when the FIFO is full (its reader has stopped reading).
  * @throws {Deno.errors.BrokenPipe} when the reader went away during the write.
+ * @throws {DOMException} `TimeoutError` when `timeout` is 0.
  * @throws {unknown} `signal.reason` when `signal` is already aborted.
  * @see Port of Postfix fifo_trigger(3).
  * @tags allow-read, allow-write
@@ -78,19 +86,28 @@ export function fifoTrigger(
   // Every failure is a rejection, never a synchronous throw, as from the async siblings.
   try {
     // Sanity check: everything the caller gave, before any I/O.
+    options = checkOptions(options, KNOWN);
     checkPath(path);
     const data = requestBytes(request);
-    checkTimeout("timeout", options.timeout, 10_000);
+    if (data.length > PIPE_BUF) {
+      throw new RangeError(
+        `request is ${data.length} bytes; a FIFO request is at most ${PIPE_BUF} (PIPE_BUF), the most one write delivers whole`,
+      );
+    }
+    const timeout = checkTimeout("timeout", options.timeout, 10_000);
     const signal = checkSignal(options.signal);
     const endpoint = `fifo:${path}`;
-    const what = `Cannot trigger "${endpoint}"`;
+    const what = cannot("trigger", endpoint);
     signal?.throwIfAborted();
+    // Timeout 0 gives up at once, as on the other transports.
+    if (timeout === 0) throw new DOMException(`${what}: timed out after 0 ms`, "TimeoutError");
     const bytes = write(path, data, what);
     return Promise.resolve({
       endpoint,
       transport: "fifo",
       bytes,
       peerClosed: false,
+      outcome: "written",
       elapsed: performance.now() - start,
     });
   } catch (error) {

@@ -7,9 +7,11 @@ import type { InetConnectOptions } from "../connect/inet_connect.ts";
 import { parseHostPort } from "../connect/_host_port.ts";
 import { checkInetPlan, connectInet } from "../connect/_inet.ts";
 import { checkSignal, checkTimeout, Deadline } from "../_deadline.ts";
+import { cannot } from "../_errors.ts";
 import { requestBytes, sendStream, triggerError, type TriggerResult } from "./_request.ts";
+import { checkOptions } from "../_options.ts";
 
-export type { TriggerResult, TriggerTransport } from "./_request.ts";
+export type { TriggerOutcome, TriggerResult, TriggerTransport } from "./_request.ts";
 
 /** Options for {@linkcode inetTrigger}. */
 export interface InetTriggerOptions
@@ -26,15 +28,26 @@ export interface InetTriggerOptions
   signal?: AbortSignal;
 }
 
+/* The options inetTrigger takes: any other is a mistake, reported before any I/O. */
+const KNOWN: ReadonlySet<string> = new Set([
+  "timeout",
+  "signal",
+  "protocols",
+  "strategy",
+  "attemptDelay",
+  "attemptTimeout",
+  "lookup",
+]);
+
 /**
  * Sends a trigger to a TCP service. Requires `--allow-net` permission.
  *
  * Connects as {@linkcode inetConnect} does (Postfix address syntax, Happy
  * Eyeballs or serial), writes the request followed by one NUL byte in ONE
- * write, then waits for the server to close, all within `timeout`. A server
- * that closes or resets after the request counts as delivered; one that has
- * not closed by the timeout gives `peerClosed: false`. The socket is closed
- * before the promise settles.
+ * write, then waits for the server to close, all within `timeout`. The
+ * result's `outcome` says how it ended: `"closed"` (a confirmed receipt),
+ * `"reset"` (dropped, typically unread) or `"timeout"` (written, no answer
+ * in time). The socket is closed before the promise settles.
  *
  * @param address The service, e.g. `"127.0.0.1:10025"`.
  * @param request The request bytes.
@@ -72,6 +85,7 @@ export async function inetTrigger(
   request: string | Uint8Array,
   options: InetTriggerOptions = {},
 ): Promise<TriggerResult> {
+  options = checkOptions(options, KNOWN);
   const start = performance.now();
   // Sanity check: everything the caller gave, before any I/O.
   const { host, port } = parseHostPort(address, "client");
@@ -82,14 +96,14 @@ export async function inetTrigger(
   const signal = checkSignal(options.signal);
   const endpoint = `inet:${address}`;
 
-  const what = `Cannot trigger "${endpoint}"`;
+  const what = cannot("trigger", endpoint);
   using deadline = new Deadline(what, timeout, signal);
   let conn: Deno.TcpConn;
   try {
-    conn = await connectInet(host, port, plan, deadline, `Cannot connect to "${address}"`);
+    conn = await connectInet(host, port, plan, deadline, cannot("connect to", endpoint));
   } catch (error) {
     throw triggerError(error, what, signal);
   }
-  const { bytes, peerClosed } = await sendStream(conn, wire, deadline, what);
-  return { endpoint, transport: "inet", bytes, peerClosed, elapsed: performance.now() - start };
+  const { bytes, peerClosed, outcome } = await sendStream(conn, wire, deadline, what);
+  return { endpoint, transport: "inet", bytes, peerClosed, outcome, elapsed: performance.now() - start };
 }

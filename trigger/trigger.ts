@@ -4,19 +4,33 @@
  * @module
  */
 import { parseEndpoint } from "./_endpoint.ts";
+import { cannot, withEndpoint } from "../_errors.ts";
 import { inetTrigger, type InetTriggerOptions } from "./inet_trigger.ts";
 import { unixTrigger } from "./unix_trigger.ts";
 import { fifoTrigger } from "./fifo_trigger.ts";
 import { requirePermission } from "../_permissions.ts";
-import type { TriggerResult } from "./_request.ts";
+import { requestBytes, type TriggerResult } from "./_request.ts";
+import { checkOptions } from "../_options.ts";
+import { checkSignal, checkTimeout } from "../_deadline.ts";
 
-export type { TriggerResult, TriggerTransport } from "./_request.ts";
+export type { TriggerOutcome, TriggerResult, TriggerTransport } from "./_request.ts";
 
 /**
  * Options for {@linkcode trigger}: a timeout and signal for every transport,
  * plus the connect options that apply to `inet:` endpoints.
  */
 export type TriggerOptions = InetTriggerOptions;
+
+/* The options trigger takes: any other is a mistake, reported before any I/O. */
+const KNOWN: ReadonlySet<string> = new Set([
+  "timeout",
+  "signal",
+  "protocols",
+  "strategy",
+  "attemptDelay",
+  "attemptTimeout",
+  "lookup",
+]);
 
 /**
  * Sends a trigger to an endpoint, the way Postfix's mail_trigger does.
@@ -71,25 +85,30 @@ export async function trigger(
   request: string | Uint8Array,
   options: TriggerOptions = {},
 ): Promise<TriggerResult> {
-  // Sanity check: the endpoint's syntax, before any I/O.
+  // Sanity check: the endpoint's syntax and the options, before any I/O.
   const parsed = parseEndpoint(endpoint, "client");
+  options = checkOptions(options, KNOWN);
   if (parsed.transport === "inet") return await inetTrigger(parsed.address, request, options);
   const { path } = parsed;
+  // The options of a socket or FIFO trigger; the connect options are for inet: only.
+  const own = { timeout: options.timeout, signal: options.signal };
   let transport = parsed.transport;
   if (transport === undefined) {
-    const what = `Cannot trigger "${path}"`;
+    // Sanity check: the rest of the caller's input, before the stat.
+    requestBytes(request);
+    checkTimeout("timeout", options.timeout, 10_000);
+    checkSignal(options.signal)?.throwIfAborted();
+    const what = cannot("trigger", path);
     requirePermission({ name: "read", path }, `--allow-read=${path}`, what);
     let info: Deno.FileInfo;
     try {
       info = await Deno.stat(path);
     } catch (error) {
-      throw error instanceof Deno.errors.NotFound
-        ? new Deno.errors.NotFound(`${what}: no such file or directory`, { cause: error })
-        : error;
+      throw withEndpoint(error, what);
     }
     if (info.isSocket) transport = "unix";
     else if (info.isFifo) transport = "fifo";
     else throw new Deno.errors.InvalidData(`${what}: it is neither a socket nor a FIFO`);
   }
-  return transport === "unix" ? await unixTrigger(path, request, options) : await fifoTrigger(path, request, options);
+  return transport === "unix" ? await unixTrigger(path, request, own) : await fifoTrigger(path, request, own);
 }

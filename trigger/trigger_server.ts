@@ -10,8 +10,10 @@ import { unixListen } from "../listen/unix_listen.ts";
 import { fifoListen, type FifoListener } from "../listen/fifo_listen.ts";
 import { parseEndpoint } from "./_endpoint.ts";
 import { lstatOrUndefined } from "../listen/_path_kind.ts";
+import { cannot } from "../_errors.ts";
 import { FifoServer, type Settings, StreamServer } from "./_servers.ts";
 import type { TriggerTransport } from "./_request.ts";
+import { checkOptions } from "../_options.ts";
 
 export type { FifoListener } from "../listen/fifo_listen.ts";
 
@@ -98,6 +100,18 @@ export interface TriggerServer extends AsyncDisposable {
 /** A listener to serve on, instead of an endpoint string. */
 export type TriggerListener = Deno.TcpListener | Deno.UnixListener | FifoListener;
 
+/* The options serveTriggers takes: any other is a mistake, reported before any I/O. */
+const KNOWN: ReadonlySet<string> = new Set([
+  "signal",
+  "readTimeout",
+  "pause",
+  "maxRequestBytes",
+  "maxConnections",
+  "handlerTimeout",
+  "onError",
+  "mode",
+]);
+
 /**
  * Serves triggers. Requires the permissions of the listener it creates:
  * see {@linkcode inetListen}, {@linkcode unixListen} and {@linkcode fifoListen}.
@@ -145,6 +159,7 @@ export async function serveTriggers(
   handler: TriggerHandler,
   options: ServeTriggersOptions = {},
 ): Promise<TriggerServer> {
+  options = checkOptions(options, KNOWN);
   // Sanity check: everything the caller gave, before any I/O.
   if (typeof handler !== "function") throw new TypeError(`handler must be a function, got ${typeof handler}`);
   const settings: Settings = {
@@ -189,7 +204,7 @@ async function listen(endpoint: string, mode: number | undefined, readSize: numb
   if (parsed.transport === "inet") return inetListen(parsed.address, { backlog: 4096 });
   let transport = parsed.transport;
   if (transport === undefined) {
-    const info = await lstatOrUndefined(parsed.path);
+    const info = await lstatOrUndefined(parsed.path, cannot("listen on", parsed.path));
     transport = info?.isFifo ? "fifo" : "unix";
   }
   if (transport === "fifo") return await fifoListen(parsed.path, { mode, readSize });

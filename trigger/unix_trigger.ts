@@ -5,10 +5,12 @@
  */
 import { connectUnix } from "../connect/_unix.ts";
 import { checkSignal, checkTimeout, Deadline } from "../_deadline.ts";
+import { cannot } from "../_errors.ts";
 import { checkSocketPath } from "../_path.ts";
 import { requestBytes, sendStream, triggerError, type TriggerResult } from "./_request.ts";
+import { checkOptions } from "../_options.ts";
 
-export type { TriggerResult, TriggerTransport } from "./_request.ts";
+export type { TriggerOutcome, TriggerResult, TriggerTransport } from "./_request.ts";
 
 /** Options for {@linkcode unixTrigger}. */
 export interface UnixTriggerOptions {
@@ -24,6 +26,9 @@ export interface UnixTriggerOptions {
   signal?: AbortSignal;
 }
 
+/* The options unixTrigger takes: any other is a mistake, reported before any I/O. */
+const KNOWN: ReadonlySet<string> = new Set(["timeout", "signal"]);
+
 /**
  * Sends a trigger to a UNIX-domain socket service, such as Postfix's
  * `public/qmgr` or `public/pickup`. Requires `--allow-read`, `--allow-write`
@@ -32,10 +37,12 @@ export interface UnixTriggerOptions {
  * Connects, writes the request followed by one NUL byte in ONE write, then
  * waits for the server to close, all within `timeout`. Postfix writes the
  * request and the NUL separately, which races the server's single read and
- * kills postkick with SIGPIPE; here a server that closes or resets after
- * the request counts as delivered. When the server has not closed by the
- * timeout, the trigger still resolves (the request was written), with
- * `peerClosed: false`. The socket is closed before the promise settles.
+ * kills postkick with SIGPIPE; here the server reads both at once. The
+ * result's `outcome` says how it ended: `"closed"` (the server read the
+ * request and closed: a confirmed receipt), `"reset"` (the connection was
+ * dropped, typically unread) or `"timeout"` (written, no answer within
+ * `timeout`); the promise resolves in all three, since the request may have
+ * arrived. The socket is closed before the promise settles.
  *
  * @param path The service's socket path.
  * @param request The request bytes, e.g. `"I"` (qmgr: scan incoming).
@@ -79,6 +86,7 @@ export async function unixTrigger(
   request: string | Uint8Array,
   options: UnixTriggerOptions = {},
 ): Promise<TriggerResult> {
+  options = checkOptions(options, KNOWN);
   const start = performance.now();
   // Sanity check: everything the caller gave, before any I/O.
   checkSocketPath(path);
@@ -87,14 +95,14 @@ export async function unixTrigger(
   const signal = checkSignal(options.signal);
   const endpoint = `unix:${path}`;
 
-  const what = `Cannot trigger "${endpoint}"`;
+  const what = cannot("trigger", endpoint);
   using deadline = new Deadline(what, timeout, signal);
   let conn: Deno.UnixConn;
   try {
-    conn = await connectUnix(path, deadline, `Cannot connect to "${endpoint}"`);
+    conn = await connectUnix(path, deadline, cannot("connect to", endpoint));
   } catch (error) {
     throw triggerError(error, what, signal);
   }
-  const { bytes, peerClosed } = await sendStream(conn, wire, deadline, what);
-  return { endpoint, transport: "unix", bytes, peerClosed, elapsed: performance.now() - start };
+  const { bytes, peerClosed, outcome } = await sendStream(conn, wire, deadline, what);
+  return { endpoint, transport: "unix", bytes, peerClosed, outcome, elapsed: performance.now() - start };
 }

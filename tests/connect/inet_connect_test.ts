@@ -339,7 +339,7 @@ Deno.test("inetConnect() rejects with NotFound naming the host when lookup rejec
   const lookup: LookupFunction = () => Promise.reject(cause);
   const error = await rejection(inetConnect("nowhere.test:25", { lookup, timeout: 5_000 }));
   assert.ok(error instanceof Deno.errors.NotFound, `got ${String(error)}`);
-  assert.ok(message(error).includes(`"nowhere.test:25"`), message(error));
+  assert.ok(message(error).includes(`"inet:nowhere.test:25"`), message(error));
   assert.ok(message(error).includes(`"nowhere.test"`), message(error));
   assert.ok(message(error).includes("ENOTFOUND"), message(error));
   assert.equal((error as Error).cause, cause);
@@ -403,7 +403,7 @@ Deno.test("inetConnect() rejects with ConnectionRefused naming the address when 
   const port = freePort();
   const error = await rejection(inetConnect(`127.0.0.1:${port}`, { timeout: 5_000 }));
   assert.ok(error instanceof Deno.errors.ConnectionRefused, `got ${String(error)}`);
-  assert.ok(message(error).includes(`"127.0.0.1:${port}"`), message(error));
+  assert.ok(message(error).includes(`"inet:127.0.0.1:${port}"`), message(error));
   assert.ok((error as Error).cause instanceof Deno.errors.ConnectionRefused, "the OS error is kept as cause");
 });
 
@@ -414,7 +414,7 @@ Deno.test("inetConnect() names every address tried, in order, when all of them r
     const error = await rejection(inetConnect(`multi.test:${port}`, { lookup, strategy, timeout: 5_000 }));
     assert.ok(error instanceof Deno.errors.ConnectionRefused, `${strategy}: got ${String(error)}`);
     const text = message(error);
-    assert.ok(text.startsWith(`Cannot connect to "multi.test:${port}": `), text);
+    assert.ok(text.startsWith(`Cannot connect to "inet:multi.test:${port}": `), text);
     const first = text.indexOf(`127.0.0.1:${port}: `);
     const second = text.indexOf(`127.0.0.2:${port}: `);
     assert.ok(first > 0 && second > first, text);
@@ -508,7 +508,7 @@ Deno.test("inetConnect() rejects with a TimeoutError naming the endpoint when lo
   const [error, elapsed] = await timed(() => rejection(inetConnect("slow.test:25", { lookup, timeout: 200 })));
   assert.ok(error instanceof DOMException, `got ${String(error)}`);
   assert.equal(error.name, "TimeoutError");
-  assert.ok(error.message.includes(`"slow.test:25"`), error.message);
+  assert.ok(error.message.includes(`"inet:slow.test:25"`), error.message);
   assert.ok(elapsed >= 180 && elapsed < 200 + 2_000, `took ${elapsed} ms`);
 });
 
@@ -519,7 +519,7 @@ Deno.test("inetConnect() to a black hole rejects with a TimeoutError naming the 
   const [error, elapsed] = await timed(() => rejection(inetConnect(address, { timeout })));
   assert.ok(error instanceof DOMException, `got ${String(error)}`);
   assert.equal(error.name, "TimeoutError");
-  assert.ok(error.message.includes(`"${address}"`), error.message);
+  assert.ok(error.message.includes(`"inet:${address}"`), error.message);
   assert.ok(error.message.includes(`${timeout} ms`), error.message);
   console.log(
     `black hole, timeout ${timeout} ms: settled after ${elapsed.toFixed(1)} ms (overshoot ${
@@ -585,7 +585,7 @@ Deno.test("inetConnect() serial without attemptTimeout spends the whole timeout 
   );
   assert.ok(error instanceof DOMException, `got ${String(error)}`);
   assert.equal(error.name, "TimeoutError");
-  assert.ok(error.message.includes(`"serial.test:${pair.port}"`), error.message);
+  assert.ok(error.message.includes(`"inet:serial.test:${pair.port}"`), error.message);
   assert.ok(elapsed >= 360 && elapsed < 400 + 1_000, `took ${elapsed} ms`);
 });
 
@@ -600,7 +600,7 @@ Deno.test("inetConnect() rejects with a TimeoutError naming each address when ev
   assert.ok(error instanceof DOMException, `got ${String(error)}`);
   assert.equal(error.name, "TimeoutError");
   const text = error.message;
-  assert.ok(text.startsWith(`Cannot connect to "holes.test:${hole.port}": `), text);
+  assert.ok(text.startsWith(`Cannot connect to "inet:holes.test:${hole.port}": `), text);
   const entry = `${BLACK_HOLE_HOST}:${hole.port}: timed out after 150 ms`;
   assert.equal(text.split(entry).length - 1, 2, text);
   assert.ok(elapsed >= 270 && elapsed < 300 + 2_000, `took ${elapsed} ms`);
@@ -676,7 +676,7 @@ Deno.test("inetConnect() by name closes a connection of a family protocols forbi
   assert.equal(output.code, 0, output.stderr);
   const result = JSON.parse(output.stdout);
   assert.equal(result.notFound, true, JSON.stringify(result));
-  assert.ok(result.message.includes(`Cannot connect to "localhost:${port}"`), result.message);
+  assert.ok(result.message.includes(`Cannot connect to "inet:localhost:${port}"`), result.message);
   assert.ok(result.message.includes(`"ipv6"`), result.message);
   // The connection that reached the listener was closed: its peer reads EOF.
   using peer = await accepted;

@@ -161,16 +161,18 @@ Deno.test("fifoListen() drains bytes left in the FIFO before it listened", async
   await using dir = await tempDir();
   const path = `${dir.path}/qmgr`;
   await mkfifo(path, 0o622);
-  // Another process's reader-writer keeps stale bytes in the pipe.
-  const holder = openSync(path, constants.O_RDWR);
+  // A reader that went away left stale bytes, kept in the pipe by a writer that still holds it.
+  const reader = openSync(path, constants.O_RDWR);
+  writeSync(reader, encoder.encode("stale stale stale"));
+  const writer = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+  closeSync(reader);
   try {
-    writeSync(holder, encoder.encode("stale stale stale"));
     await using fifo = await fifoListen(path);
     assert.equal(fifo.created, false);
     writeNonBlocking(path, "fresh");
     assert.equal(await readWithin(fifo), "fresh");
   } finally {
-    closeSync(holder);
+    closeSync(writer);
   }
 });
 

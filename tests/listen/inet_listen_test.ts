@@ -114,7 +114,7 @@ Deno.test("inetListen() throws AddrInUse naming the address when the port is tak
     () => inetListen(address),
     (error: unknown) => {
       assert.ok(error instanceof Deno.errors.AddrInUse, String(error));
-      assert.ok(error.message.includes(`"${address}"`), error.message);
+      assert.ok(error.message.includes(`"inet:${address}"`), error.message);
       assert.ok(error.cause instanceof Deno.errors.AddrInUse);
       return true;
     },
@@ -131,7 +131,7 @@ Deno.test("inetListen() throws AddrNotAvailable for an address that is not local
     () => inetListen("192.0.2.1:0"),
     (error: unknown) => {
       assert.ok(error instanceof Deno.errors.AddrNotAvailable, String(error));
-      assert.ok(error.message.includes(`"192.0.2.1:0"`), error.message);
+      assert.ok(error.message.includes(`"inet:192.0.2.1:0"`), error.message);
       return true;
     },
   );
@@ -237,7 +237,7 @@ Deno.test({
         (error: unknown) => {
           assert.ok(error instanceof Deno.errors.NotCapable, String(error));
           assert.ok(error.message.includes(flag), error.message);
-          assert.ok(error.message.includes(`"${address}"`), error.message);
+          assert.ok(error.message.includes(`"inet:${address}"`), error.message);
           return true;
         },
       );
@@ -275,7 +275,7 @@ console.log("alive");
   const error = JSON.parse(first);
   assert.equal(error.name, "NotSupported");
   assert.match(error.message, /reusePort requires --unstable-net/);
-  assert.match(error.message, /"127\.0\.0\.1:0"/);
+  assert.match(error.message, /"inet:127\.0\.0\.1:0"/);
   assert.equal(second, "alive");
 });
 

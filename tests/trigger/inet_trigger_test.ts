@@ -314,7 +314,7 @@ Deno.test("inetTrigger() reports the endpoint with its prefix, the transport, th
     acceptRequest(listener),
     inetTrigger(address, "WD", { timeout: 5_000 }),
   ]);
-  assert.deepEqual(Object.keys(result).sort(), ["bytes", "elapsed", "endpoint", "peerClosed", "transport"]);
+  assert.deepEqual(Object.keys(result).sort(), ["bytes", "elapsed", "endpoint", "outcome", "peerClosed", "transport"]);
   assert.equal(result.endpoint, `inet:${address}`);
   assert.equal(result.transport, "inet");
   assert.equal(result.bytes, 3);

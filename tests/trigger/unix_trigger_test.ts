@@ -296,7 +296,7 @@ Deno.test("unixTrigger() reports the endpoint with its prefix, the transport, th
   const path = `${dir.path}/qmgr`;
   using listener = listenAt(path);
   const [, result] = await Promise.all([acceptRequest(listener), unixTrigger(path, "AF", { timeout: 5_000 })]);
-  assert.deepEqual(Object.keys(result).sort(), ["bytes", "elapsed", "endpoint", "peerClosed", "transport"]);
+  assert.deepEqual(Object.keys(result).sort(), ["bytes", "elapsed", "endpoint", "outcome", "peerClosed", "transport"]);
   assert.equal(result.endpoint, `unix:${path}`);
   assert.equal(result.transport, "unix");
   assert.equal(result.bytes, 3);
