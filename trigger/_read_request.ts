@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { startTimer } from "../_deadline.ts";
+import { Deadline } from "../_deadline.ts";
 
 /** Limits for one request. */
 export interface ReadLimits {
@@ -54,13 +54,15 @@ export async function readRequest(
     close();
   };
   stop.add(shutdown);
-  // A timer can fire in the same turn as bytes that arrived in time, when the
-  // process was busy: close one turn later, after pending reads are delivered
-  // (a read that completes meanwhile replaces the timer).
+  // A deadline can pass in the same turn as bytes that arrived in time, when
+  // the process was busy: close one turn later, after pending reads are
+  // delivered (a read that completes meanwhile replaces the deadline).
+  let late: ReturnType<typeof setTimeout> | undefined;
   const expire = () => {
-    timer = setTimeout(close, 0);
+    late = setTimeout(close, 0);
   };
-  let timer = startTimer(expire, limits.readTimeout);
+  let deadline = new Deadline("read", limits.readTimeout);
+  deadline.onExpire(expire);
   try {
     while (length < buffer.length) {
       // The first read takes the whole buffer: no view to make.
@@ -68,14 +70,17 @@ export async function readRequest(
       if (n === null) break;
       length += n;
       if (buffer[length - 1] === 0) break;
-      clearTimeout(timer);
-      timer = startTimer(expire, limits.pause);
+      clearTimeout(late);
+      deadline[Symbol.dispose]();
+      deadline = new Deadline("read", limits.pause);
+      deadline.onExpire(expire);
     }
   } catch (cause) {
-    // A read ended by our own timer or shutdown is the limit working, not an error.
+    // A read ended by our own deadline or shutdown is the limit working, not an error.
     if (!closed) error = cause;
   } finally {
-    clearTimeout(timer);
+    deadline[Symbol.dispose]();
+    clearTimeout(late);
     stop.delete(shutdown);
     close();
   }

@@ -5,7 +5,7 @@
  * @module
  */
 import { formatHostPort } from "../connect/_host_port.ts";
-import { startTimer } from "../_deadline.ts";
+import { Deadline, startTimer } from "../_deadline.ts";
 import type { FifoListener } from "../listen/fifo_listen.ts";
 import { readRequest } from "./_read_request.ts";
 import type { TriggerTransport } from "./_request.ts";
@@ -79,7 +79,8 @@ function callHandler(
   if (typeof (result as PromiseLike<void> | undefined)?.then !== "function") return undefined;
   const running = Promise.resolve(result as PromiseLike<void>);
   return new Promise<void>((resolve) => {
-    const timer = startTimer(() => {
+    const deadline = new Deadline(`Trigger handler for "${endpoint}"`, settings.handlerTimeout);
+    deadline.onExpire(() => {
       const error = new DOMException(
         `Trigger handler for "${endpoint}" did not settle within ${settings.handlerTimeout} ms`,
         "TimeoutError",
@@ -87,9 +88,9 @@ function callHandler(
       Trigger.abort(trigger, error);
       settings.onError(error);
       resolve();
-    }, settings.handlerTimeout);
+    });
     running.catch(settings.onError).finally(() => {
-      clearTimeout(timer);
+      deadline[Symbol.dispose]();
       resolve();
     });
   });
