@@ -1,7 +1,8 @@
 /**
  * postnet: Postfix's network layer for Deno. Connect and listen over TCP,
- * UNIX-domain sockets and FIFOs, and send and serve Postfix triggers, with
- * every wait bounded and every error naming its endpoint.
+ * UNIX-domain sockets and FIFOs, send and serve Postfix triggers, and read
+ * and write any connection with a deadline (io/), with every wait bounded
+ * and every error naming its endpoint.
  *
  * ```ts
  * import { serveTriggers, trigger } from "@postnet/net";
@@ -23,3 +24,4 @@
 export * from "./connect/mod.ts";
 export * from "./listen/mod.ts";
 export * from "./trigger/mod.ts";
+export * from "./io/mod.ts";

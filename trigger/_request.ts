@@ -8,6 +8,7 @@
 import type { Deadline } from "../_deadline.ts";
 import { withEndpoint } from "../_errors.ts";
 import { Recent } from "../_recent.ts";
+import { writeAll, type WriteProgress } from "../io/_timed.ts";
 
 /** How a trigger travelled. */
 export type TriggerTransport = "inet" | "unix" | "fifo";
@@ -106,45 +107,45 @@ export async function sendStream(
   what: string,
 ): Promise<{ bytes: number; peerClosed: boolean; outcome: TriggerOutcome }> {
   // Bounded wait: Deno has no signal for reads and writes, so the deadline closes the socket.
-  let closed = false;
-  deadline.onExpire(() => {
-    closed = true;
-    conn.close();
-  });
-  let written = 0;
+  const progress: WriteProgress = { written: 0, closed: false };
   try {
     try {
-      // The first write takes the whole request: no view to make.
-      while (written < wire.length) written += await conn.write(written === 0 ? wire : wire.subarray(written));
+      await writeAll(conn, wire, deadline, progress);
     } catch (error) {
       if (deadline.aborted) throw deadline.reason;
       if (!isPeerGone(error)) throw withEndpoint(error, what);
       // The server closed while the request was being written: it took part of it at most.
       const Class = (error as Error).constructor as ErrorConstructor;
       throw new Class(
-        written === 0
+        progress.written === 0
           ? `${what}: the server closed the connection before the request was written`
-          : `${what}: the server closed the connection after ${written} of the request's ${wire.length} bytes ` +
-            `(with its NUL) were written; it took at most those (a server cuts a request longer than it takes)`,
+          : `${what}: the server closed the connection after ${progress.written} of the request's ${wire.length} ` +
+            `bytes (with its NUL) were written; it took at most those (a server cuts a request longer than it takes)`,
         { cause: error },
       );
     }
+    // The wait for the close ends the trigger either way: on expiry, close rather than keep a read in flight.
+    deadline.onExpire(() => {
+      progress.closed = true;
+      conn.close();
+    });
+    const bytes = progress.written;
     try {
       await conn.read(SCRATCH);
     } catch (error) {
       if (deadline.aborted) {
         // Timed out waiting for the close: written, but its receipt is not known.
-        if (deadline.timedOut) return { bytes: written, peerClosed: false, outcome: "timeout" };
+        if (deadline.timedOut) return { bytes, peerClosed: false, outcome: "timeout" };
         throw deadline.reason;
       }
       // The peer reset instead of closing: it dropped the connection, typically unread.
       if (!isPeerGone(error)) throw withEndpoint(error, what);
-      return { bytes: written, peerClosed: true, outcome: "reset" };
+      return { bytes, peerClosed: true, outcome: "reset" };
     }
-    return { bytes: written, peerClosed: true, outcome: "closed" };
+    return { bytes, peerClosed: true, outcome: "closed" };
   } finally {
     deadline.onExpire(undefined);
-    if (!closed) conn.close();
+    if (!progress.closed) conn.close();
   }
 }
 
