@@ -740,14 +740,15 @@ Deno.test("requirePermission() neither prompts nor hangs: --no-prompt, or a stdi
   }
 });
 
-Deno.test("requirePermission() does not prompt on a terminal under --no-prompt", async () => {
-  // script(1) gives the child a pseudo-terminal for stdin and stderr.
-  const found = await new Deno.Command("sh", { args: ["-c", "command -v script"], stdout: "null", stderr: "null" })
-    .output();
-  if (!found.success) {
-    console.log("skipped: script(1) is not installed, so no pseudo-terminal can be made");
-    return;
-  }
+/* script(1) gives a child a pseudo-terminal for stdin and stderr; without it the test below cannot run. */
+const SCRIPT = new Deno.Command("sh", { args: ["-c", "command -v script"], stdout: "null", stderr: "null" })
+  .outputSync().success;
+if (!SCRIPT) console.log("pseudo-terminal test ignored: script(1) is not installed, so no pseudo-terminal can be made");
+
+Deno.test({
+  name: "requirePermission() does not prompt on a terminal under --no-prompt",
+  ignore: !SCRIPT,
+}, async () => {
   await using dir = await tempDir("postnet-permissions-", "/tmp");
   const path = `${dir.path}/nobody.sock`;
   const command = [Deno.execPath(), "run", "--no-prompt", `${FIXTURES}/narrow.ts`, "unixConnect", path]
