@@ -143,13 +143,17 @@ export function probeIpv6(): { ok: boolean; reason: string } {
   }
 }
 
-/** Reads until end-of-file or a chunk that ends in NUL (at most 64 reads), then closes `conn`. */
-export async function readRequest(conn: Deno.Conn): Promise<Uint8Array> {
+/**
+ * Reads until end-of-file or a chunk that ends in NUL (at most 64 reads, at
+ * most `ms` in all), then closes `conn` (which ends a read still pending).
+ */
+export async function readRequest(conn: Deno.Conn, ms = 10_000): Promise<Uint8Array> {
   using _conn = conn;
   const chunks: number[] = [];
   const buffer = new Uint8Array(4096);
+  const end = performance.now() + ms;
   for (let i = 0; i < 64; i++) {
-    const n = await conn.read(buffer);
+    const n = await within(conn.read(buffer), end - performance.now(), "read of the request");
     if (n === null) break;
     chunks.push(...buffer.subarray(0, n));
     if (buffer[n - 1] === 0) break;
@@ -157,18 +161,22 @@ export async function readRequest(conn: Deno.Conn): Promise<Uint8Array> {
   return Uint8Array.from(chunks);
 }
 
-/** Accepts one connection and returns what it sent, up to its NUL or end-of-file; closes it. */
-export async function acceptRequest(listener: Deno.Listener): Promise<Uint8Array> {
-  return await readRequest(await listener.accept());
+/** Accepts one connection (within `ms`) and returns what it sent, up to its NUL or end-of-file; closes it. */
+export async function acceptRequest(listener: Deno.Listener, ms = 10_000): Promise<Uint8Array> {
+  return await readRequest(await within(listener.accept(), ms, "accept"), ms);
 }
 
-/** Reads until end-of-file (at most 64 reads): proves the peer closed. Then closes `conn`. */
-export async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
+/**
+ * Reads until end-of-file (at most 64 reads, at most `ms` in all): proves
+ * the peer closed. Then closes `conn` (which ends a read still pending).
+ */
+export async function readAll(conn: Deno.Conn, ms = 10_000): Promise<Uint8Array> {
   using _conn = conn;
   const chunks: number[] = [];
   const buffer = new Uint8Array(4096);
+  const end = performance.now() + ms;
   for (let i = 0; i < 64; i++) {
-    const n = await conn.read(buffer);
+    const n = await within(conn.read(buffer), end - performance.now(), "read to end-of-file");
     if (n === null) return Uint8Array.from(chunks);
     chunks.push(...buffer.subarray(0, n));
   }

@@ -146,7 +146,7 @@ Deno.test("cli kick exits 0 at --timeout when the server takes the trigger but n
     assert.equal(outcome.code, 0, outcome.stderr);
     assert.ok(performance.now() - start < 15_000);
   } finally {
-    (await accepted).close();
+    (await within(accepted, 5_000, "accept")).close();
   }
 });
 

@@ -23,7 +23,7 @@ import {
   type LookupAddress,
   type LookupFunction,
 } from "../../connect/inet_connect.ts";
-import { freePort, message, probeIpv6, rejection, runScript, type ScriptResult, tempDir } from "../_util.ts";
+import { freePort, message, probeIpv6, rejection, runScript, type ScriptResult, tempDir, within } from "../_util.ts";
 
 const BLACK_HOLE_HOST = "127.0.0.2";
 
@@ -647,9 +647,9 @@ Deno.test("inetConnect() connects by name when --allow-net names the host and po
     [String(port)],
   );
   assert.equal(output.code, 0, output.stderr);
-  using peer = await accepted;
+  using peer = await within(accepted, 5_000, "accept");
   const buffer = new Uint8Array(16);
-  const n = await peer.read(buffer);
+  const n = await within(peer.read(buffer), 5_000, "read");
   assert.equal(new TextDecoder().decode(buffer.subarray(0, n ?? 0)), "granted");
 });
 
@@ -679,6 +679,6 @@ Deno.test("inetConnect() by name closes a connection of a family protocols forbi
   assert.ok(result.message.includes(`Cannot connect to "localhost:${port}"`), result.message);
   assert.ok(result.message.includes(`"ipv6"`), result.message);
   // The connection that reached the listener was closed: its peer reads EOF.
-  using peer = await accepted;
-  assert.equal(await peer.read(new Uint8Array(1)), null);
+  using peer = await within(accepted, 5_000, "accept");
+  assert.equal(await within(peer.read(new Uint8Array(1)), 5_000, "read"), null);
 });

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { unixConnect, type UnixConnectOptions } from "../../connect/unix_connect.ts";
-import { message, rejection, tempDir } from "../_util.ts";
+import { message, rejection, tempDir, within } from "../_util.ts";
 
 /** Sends `text` one way over the pair and checks it arrives: the connection is real. */
 async function roundTrip(from: Deno.Conn, to: Deno.Conn, text: string): Promise<void> {
@@ -230,8 +230,8 @@ Deno.test("unixConnect() rejects with signal.reason unchanged when aborted mid-f
   const error = await rejection(connecting);
   assert.equal(error, reason);
   // The late connection was closed: its server side reads EOF.
-  using peer = await listener.accept();
-  assert.equal(await peer.read(new Uint8Array(1)), null);
+  using peer = await within(listener.accept(), 5_000, "accept");
+  assert.equal(await within(peer.read(new Uint8Array(1)), 5_000, "read"), null);
 });
 
 Deno.test("unixConnect() rejects with a TimeoutError naming the endpoint when the timeout passes first", async () => {
@@ -251,8 +251,8 @@ Deno.test("unixConnect() rejects with a TimeoutError naming the endpoint when th
   assert.equal(error.name, "TimeoutError");
   assert.ok(error.message.includes(`"unix:${path}"`), error.message);
   // The connection that won the race was closed before the promise settled.
-  using peer = await listener.accept();
-  assert.equal(await peer.read(new Uint8Array(1)), null);
+  using peer = await within(listener.accept(), 5_000, "accept");
+  assert.equal(await within(peer.read(new Uint8Array(1)), 5_000, "read"), null);
 });
 
 Deno.test({

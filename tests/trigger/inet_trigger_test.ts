@@ -151,7 +151,7 @@ Deno.test("inetTrigger() resolves at the timeout with peerClosed false when the 
       } ms`,
     );
   } finally {
-    (await accepted).close();
+    (await within(accepted, 5_000, "accept")).close();
   }
 });
 
@@ -209,7 +209,7 @@ Deno.test("inetTrigger() rejects with signal.reason when aborted while waiting f
     assert.ok(performance.now() - start < 5_000);
   } finally {
     // The client closed its socket before rejecting: the server sees the request, then end-of-file.
-    const received = await within(readAll(await accepted), 5_000, "server read");
+    const received = await within(readAll(await within(accepted, 5_000, "accept")), 5_000, "server read");
     assert.deepEqual([...received], [0x57, 0]);
   }
 });
@@ -284,7 +284,7 @@ Deno.test("inetTrigger() rejects with TimeoutError when the write cannot finish 
       },
     );
   } finally {
-    (await accepted).close();
+    (await within(accepted, 5_000, "accept")).close();
   }
 });
 
@@ -360,6 +360,6 @@ Deno.test("inetTrigger() leaves the socket closed once it settles", async () => 
   const result = await inetTrigger(addressOf(listener), "W", { timeout: 200 });
   assert.equal(result.peerClosed, false);
   // The server never closed; the client did: the server reads the request, then end-of-file.
-  const received = await within(readAll(await accepted), 5_000, "server read");
+  const received = await within(readAll(await within(accepted, 5_000, "accept")), 5_000, "server read");
   assert.deepEqual([...received], [0x57, 0]);
 });

@@ -171,7 +171,7 @@ Deno.test("trigger() resolves at the timeout with peerClosed false when a unix s
     assert.equal(result.peerClosed, false);
     assert.ok(result.elapsed >= 199, `elapsed ${result.elapsed}`);
   } finally {
-    (await accepted).close();
+    (await within(accepted, 5_000, "accept")).close();
   }
 });
 

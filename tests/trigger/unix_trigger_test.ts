@@ -152,7 +152,10 @@ Deno.test("unixTrigger() resolves at the timeout with peerClosed false when the 
     );
   } finally {
     // The client closed its socket: the server reads the request, then end-of-file.
-    assert.deepEqual([...await within(readAll(await accepted), 5_000, "server read")], [0x57, 0]);
+    assert.deepEqual([...await within(readAll(await within(accepted, 5_000, "accept")), 5_000, "server read")], [
+      0x57,
+      0,
+    ]);
   }
 });
 
@@ -245,7 +248,10 @@ Deno.test("unixTrigger() rejects with signal.reason when aborted while waiting f
       (error) => error === reason,
     );
   } finally {
-    assert.deepEqual([...await within(readAll(await accepted), 5_000, "server read")], [0x57, 0]);
+    assert.deepEqual([...await within(readAll(await within(accepted, 5_000, "accept")), 5_000, "server read")], [
+      0x57,
+      0,
+    ]);
   }
 });
 
@@ -269,7 +275,7 @@ Deno.test("unixTrigger() rejects with TimeoutError naming the endpoint when the 
     const took = performance.now() - start;
     assert.ok(took >= 299 && took < 2_300, `took ${took} ms`);
   } finally {
-    (await accepted).close();
+    (await within(accepted, 5_000, "accept")).close();
   }
 });
 
