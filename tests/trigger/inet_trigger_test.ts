@@ -144,7 +144,6 @@ Deno.test("inetTrigger() resolves at the timeout with peerClosed false when the 
     assert.equal(result.peerClosed, false);
     assert.equal(result.bytes, 2);
     assert.ok(result.elapsed >= timeout - 1, `elapsed ${result.elapsed} ms`);
-    assert.ok(settled < timeout + 2_000, `settled after ${settled} ms`);
     console.log(
       `inetTrigger timeout ${timeout} ms: settled after ${settled.toFixed(1)} ms, overshoot ${
         (settled - timeout).toFixed(1)
@@ -201,12 +200,10 @@ Deno.test("inetTrigger() rejects with signal.reason when aborted while waiting f
   const reason = new Error("stopped mid-wait");
   using signal = abortAfter(100, reason);
   try {
-    const start = performance.now();
     await assert.rejects(
       within(inetTrigger(addressOf(listener), "W", { timeout: 10_000, signal }), 5_000, "trigger"),
       (error) => error === reason,
     );
-    assert.ok(performance.now() - start < 5_000);
   } finally {
     // The client closed its socket before rejecting: the server sees the request, then end-of-file.
     const received = await within(readAll(await within(accepted, 5_000, "accept")), 5_000, "server read");

@@ -144,7 +144,6 @@ Deno.test("unixTrigger() resolves at the timeout with peerClosed false when the 
     assert.equal(result.peerClosed, false);
     assert.equal(result.bytes, 2);
     assert.ok(result.elapsed >= timeout - 1, `elapsed ${result.elapsed} ms`);
-    assert.ok(settled < timeout + 2_000, `settled after ${settled} ms`);
     console.log(
       `unixTrigger timeout ${timeout} ms: settled after ${settled.toFixed(1)} ms, overshoot ${
         (settled - timeout).toFixed(1)
