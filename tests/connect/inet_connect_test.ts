@@ -23,7 +23,17 @@ import {
   type LookupAddress,
   type LookupFunction,
 } from "../../connect/inet_connect.ts";
-import { freePort, message, probeIpv6, rejection, runScript, type ScriptResult, tempDir, within } from "../_util.ts";
+import {
+  acceptQueueLength,
+  freePort,
+  message,
+  probeIpv6,
+  rejection,
+  runScript,
+  type ScriptResult,
+  tempDir,
+  within,
+} from "../_util.ts";
 
 const BLACK_HOLE_HOST = "127.0.0.2";
 
@@ -98,8 +108,9 @@ interface BlackHole extends Disposable {
 }
 
 /**
- * Makes `hostname:port` a black hole (see the module doc) and proves it: a
- * raw connect with a 300 ms deadline must time out. Port 0 picks a free port.
+ * Makes `hostname:port` a black hole (see the module doc) and proves it: the
+ * listener's accept queue (backlog 0) holds more than its backlog, as
+ * /proc/net/tcp shows, so Linux drops every further SYN. Port 0 picks a free port.
  */
 async function blackHole(hostname: string, port: number): Promise<BlackHole> {
   const listener = Deno.listen({ hostname, port, tcpBacklog: 0 });
@@ -108,21 +119,23 @@ async function blackHole(hostname: string, port: number): Promise<BlackHole> {
     for (const conn of fillers) conn.close();
     listener.close();
   };
+  const hole = { hostname, port: listener.addr.port, [Symbol.dispose]: close };
   try {
-    // Bounded: a kernel that honours the backlog drops SYNs after 1 or 2.
+    // Bounded: the queue is full after one or two connections.
     for (let i = 0; i < 16; i++) {
-      const result = await rawConnectWithin(hostname, listener.addr.port, 300);
-      if (result === "timeout") {
-        return { hostname, port: listener.addr.port, [Symbol.dispose]: close };
-      }
+      if (acceptQueueLength(hostname, hole.port) > 0) return hole;
+      const result = await rawConnectWithin(hostname, hole.port, 5_000);
+      // A dropped SYN: the queue filled up after the check above.
+      if (result === "timeout") break;
       fillers.push(result);
     }
+    if (acceptQueueLength(hostname, hole.port) > 0) return hole;
   } catch (error) {
     close();
     throw error;
   }
   close();
-  throw new Error(`no black hole: ${fillers.length} connections to a listener with tcpBacklog 0 all completed`);
+  throw new Error(`no black hole: the accept queue of ${hostname}:${hole.port} never filled up`);
 }
 
 interface Pair extends Disposable {

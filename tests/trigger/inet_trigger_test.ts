@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { inetTrigger } from "../../trigger/inet_trigger.ts";
-import { abortAfter, acceptRequest, freePort, Lines, probeIpv6, readAll, within } from "../_util.ts";
+import { abortAfter, acceptQueueLength, acceptRequest, freePort, Lines, probeIpv6, readAll, within } from "../_util.ts";
 
 const HOST = "127.0.0.1";
 
@@ -211,19 +211,26 @@ Deno.test("inetTrigger() rejects with signal.reason when aborted while waiting f
   }
 });
 
-/** A listener whose accept queue is full: a further connect stays pending (SYN dropped). */
+/**
+ * A listener whose accept queue is full, as /proc/net/tcp shows (more queued
+ * than its backlog of 0): Linux drops a further SYN, so a connect stays pending.
+ */
 async function fullListener(): Promise<{ listener: Deno.TcpListener; fillers: Deno.TcpConn[] }> {
   const listener = Deno.listen({ hostname: HOST, port: 0, tcpBacklog: 0 });
   const fillers: Deno.TcpConn[] = [];
-  for (let i = 0; i < 16; i++) {
-    using signal = abortAfter(200);
+  const port = listener.addr.port;
+  // Bounded: the queue is full after one or two connections.
+  for (let i = 0; i < 16 && acceptQueueLength(HOST, port) === 0; i++) {
+    using signal = abortAfter(5_000);
     try {
-      fillers.push(await Deno.connect({ hostname: HOST, port: listener.addr.port, signal }));
+      fillers.push(await Deno.connect({ hostname: HOST, port, signal }));
     } catch (error) {
+      // A dropped SYN: the queue filled up after the check.
       if (!signal.aborted) throw error;
-      return { listener, fillers };
+      break;
     }
   }
+  if (acceptQueueLength(HOST, port) > 0) return { listener, fillers };
   for (const conn of fillers) conn.close();
   listener.close();
   throw new Error("the accept queue never filled up");
