@@ -18,7 +18,10 @@
 import { parseArgs } from "node:util";
 import { trigger } from "./trigger/trigger.ts";
 import { serveTriggers, type TriggerRequest, type TriggerServer } from "./trigger/trigger_server.ts";
-import { parseEndpoint } from "./trigger/_endpoint.ts";
+import { type Endpoint, parseEndpoint } from "./trigger/_endpoint.ts";
+import { fifoListen, type FifoListener } from "./listen/fifo_listen.ts";
+import { lstatOrUndefined } from "./listen/_path_kind.ts";
+import { cannot } from "./_errors.ts";
 
 const HELP: Record<string, string> = {
   main: `Usage: postnet <command> [options]
@@ -44,15 +47,27 @@ Exit status: 0 delivered, 1 not delivered (reason on stderr), 2 usage error.`,
   watch: `Usage: postnet watch [--count N] [--mode OCTAL] [--max-request-bytes N] ENDPOINT
 
 Creates the socket or FIFO at ENDPOINT (unix:PATH, fifo:PATH, inet:HOST:PORT,
-or a path: an existing FIFO is reused, otherwise a socket is made) and prints
-one JSON line per trigger: {"transport","endpoint","request","bytes"}.
+or a path: an existing FIFO is reused, otherwise a socket is made). Once it
+listens, prints one line on stderr with the real endpoint (the port bound for
+inet:HOST:0; for a FIFO, once stale bytes are drained, so a trigger written
+from then on is seen):
+  postnet watch: listening on ENDPOINT
+Then prints one JSON line per trigger on stdout:
+  {"transport","endpoint","request","bytes","hex"}
+"request" is the text less the NUL that ends a stream request (bytes that are
+not UTF-8 become U+FFFD); "bytes" and "hex" are the raw bytes received.
 
 Options:
   --count N               exit after N triggers
-  --mode OCTAL            mode of the socket or FIFO (default 666 / 622)
+  --mode OCTAL            mode, 0 to 777, of the socket or FIFO it creates
+                          (default 666 / 622); an existing FIFO keeps its own
+                          mode, and a line on stderr says so
   --max-request-bytes N   largest request taken (default 1024)
+  -h, --help              this help
 
-Exits 0 after N triggers or on SIGINT/SIGTERM, removing what it created.`,
+Exits 0 after N triggers, on SIGINT, SIGTERM or SIGHUP, or when stdout is a
+closed pipe (as "watch ... | head -1"); 1 when stdout cannot be written (one
+line on stderr says why). It removes what it created either way.`,
   demo: `Usage: postnet demo
 
 Starts trigger servers on a UNIX-domain socket, a FIFO and a loopback TCP
@@ -66,15 +81,16 @@ class UsageError extends Error {
 }
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 
 function parse(
   args: string[],
-  options: Record<string, { type: "string" | "boolean" }>,
+  options: Record<string, { type: "string" | "boolean"; short?: string }>,
 ): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
     return parseArgs({
       args,
-      options: { ...options, help: { type: "boolean" } },
+      options: { help: { type: "boolean" }, ...options },
       allowPositionals: true,
       strict: true,
     });
@@ -87,7 +103,7 @@ function integer(name: string, value: string | undefined, radix = 10): number | 
   if (value === undefined) return undefined;
   const pattern = radix === 8 ? /^[0-7]+$/ : /^[0-9]+$/;
   if (!pattern.test(value)) {
-    throw new UsageError(`--${name} must be a ${radix === 8 ? "octal" : "whole"} number, got "${value}"`);
+    throw new UsageError(`--${name} must be ${radix === 8 ? "an octal" : "a whole"} number, got "${value}"`);
   }
   return parseInt(value, radix);
 }
@@ -125,56 +141,119 @@ async function watch(args: string[]): Promise<number> {
     count: { type: "string" },
     mode: { type: "string" },
     "max-request-bytes": { type: "string" },
+    help: { type: "boolean", short: "h" },
   });
   if (values.help) return help("watch");
   if (positionals.length !== 1) throw new UsageError("expected one ENDPOINT");
   const count = integer("count", values.count as string | undefined);
   const mode = integer("mode", values.mode as string | undefined, 8);
   const maxRequestBytes = integer("max-request-bytes", values["max-request-bytes"] as string | undefined);
+  // Sanity check: in the flags' own names, so no library option name reaches the user.
   if (count === 0) throw new UsageError("--count must be at least 1");
-  parseEndpoint(positionals[0], "server");
+  if (mode !== undefined && mode > 0o777) throw new UsageError(`--mode must be from 0 to 777, got "${values.mode}"`);
+  if (maxRequestBytes === 0) throw new UsageError("--max-request-bytes must be at least 1");
+  const endpoint = parseEndpoint(positionals[0], "server");
 
   const stop = new AbortController();
-  // Catch SIGINT and SIGTERM before the socket or FIFO exists: a signal sent
-  // as soon as it is visible must still remove it, not kill the process.
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  // Catch SIGINT, SIGTERM and SIGHUP (the terminal closed) before the socket
+  // or FIFO exists: a signal sent as soon as it is visible must still remove
+  // it, not kill the process.
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
   const onSignal = () => stop.abort();
   for (const s of signals) Deno.addSignalListener(s, onSignal);
   try {
-    await serve(positionals[0], stop, count, mode, maxRequestBytes);
+    return await serve(positionals[0], endpoint, stop, { count, mode, maxRequestBytes });
   } finally {
     for (const s of signals) Deno.removeSignalListener(s, onSignal);
   }
-  return 0;
 }
 
-/** Serves triggers until `count` have been printed or `stop` aborts. */
+/** Writes all of `bytes` to stdout (a pipe may take part of them per write). */
+async function writeOut(bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.length;) at += await Deno.stdout.write(bytes.subarray(at));
+}
+
+/** The hexadecimal digits of `bytes`, two per byte. */
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Serves triggers until `count` have been printed, `stop` aborts or stdout
+ * fails; returns the exit status (1 when stdout could not be written).
+ */
 async function serve(
-  endpoint: string,
+  given: string,
+  endpoint: Endpoint,
   stop: AbortController,
-  count: number | undefined,
-  mode: number | undefined,
-  maxRequestBytes: number | undefined,
-): Promise<void> {
+  { count, mode, maxRequestBytes }: { count?: number; mode?: number; maxRequestBytes?: number },
+): Promise<number> {
   let seen = 0;
-  const server: TriggerServer = await serveTriggers(endpoint, (t: TriggerRequest) => {
-    if (count !== undefined && seen >= count) return;
-    seen++;
-    const line = {
+  let status = 0;
+  // One write at a time, in the order the triggers were handled.
+  let output = Promise.resolve();
+  const print = (t: TriggerRequest) => {
+    const line = JSON.stringify({
       transport: t.transport,
       endpoint: t.endpoint,
       request: decoder.decode(t.request),
       bytes: t.data.length,
-    };
-    console.log(JSON.stringify(line));
+      hex: hex(t.data),
+    });
+    output = output.then(() => writeOut(encoder.encode(`${line}\n`)));
+    return output;
+  };
+  const handler = async (t: TriggerRequest) => {
+    if (stop.signal.aborted || (count !== undefined && seen >= count)) return;
+    seen++;
+    try {
+      await print(t);
+    } catch (error) {
+      // A closed pipe ("watch | head -1") ends the output, as it ends Unix
+      // tools: exit 0. Any other write error is a failure: exit 1.
+      if (!stop.signal.aborted && !(error instanceof Deno.errors.BrokenPipe)) {
+        status = 1;
+        console.error(`postnet watch: cannot write to stdout: ${(error as Error).message}`);
+      }
+      stop.abort();
+      return;
+    }
     if (count !== undefined && seen >= count) stop.abort();
-  }, {
-    mode,
+  };
+  const options = {
     maxRequestBytes,
     signal: stop.signal,
-    onError: (error) => console.error(`postnet watch: ${(error as Error).message ?? error}`),
-  });
+    onError: (error: unknown) => console.error(`postnet watch: ${(error as Error).message ?? error}`),
+  };
+  // A FIFO is opened here, not by serveTriggers, to know whether it existed:
+  // an existing FIFO keeps its mode, and --mode must not pass unnoticed.
+  let listener: FifoListener | undefined;
+  if (
+    endpoint.transport === "fifo" ||
+    (endpoint.transport === undefined &&
+      (await lstatOrUndefined(endpoint.path, cannot("listen on", endpoint.path)))?.isFifo)
+  ) {
+    listener = await fifoListen(endpoint.path, { mode, readSize: maxRequestBytes ?? 1024 });
+    if (!listener.created && mode !== undefined) {
+      console.error(
+        `postnet watch: --mode ${
+          mode.toString(8)
+        } ignored: "fifo:${endpoint.path}" already exists; its mode was left alone`,
+      );
+    }
+  }
+  let server: TriggerServer;
+  try {
+    server = await serveTriggers(listener ?? given, handler, { ...options, mode });
+  } catch (error) {
+    await listener?.close();
+    throw error;
+  }
+  // serveTriggers resolves once the endpoint listens (a FIFO once its stale
+  // bytes are drained): a trigger sent from now on is seen.
+  if (!stop.signal.aborted) console.error(`postnet watch: listening on ${server.endpoint}`);
   await server.finished;
+  return status;
 }
 
 async function demo(args: string[]): Promise<number> {

@@ -5,14 +5,17 @@
  * and every error naming its endpoint.
  *
  * ```ts
+ * import assert from "node:assert/strict";
  * import { serveTriggers, trigger } from "@postnet/net";
  *
  * const dir = await Deno.makeTempDir();
  * try {
+ *   const arrived = Promise.withResolvers<string>();
  *   await using server = await serveTriggers(`fifo:${dir}/pickup`, ({ request }) => {
- *     console.log(new TextDecoder().decode(request)); // "W"
+ *     arrived.resolve(new TextDecoder().decode(request));
  *   });
  *   await trigger(`fifo:${dir}/pickup`, "W");
+ *   assert.equal(await arrived.promise, "W");
  *   await server.close();
  * } finally {
  *   await Deno.remove(dir, { recursive: true });

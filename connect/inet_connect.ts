@@ -106,12 +106,14 @@ const KNOWN: ReadonlySet<string> = new Set([
  *
  * @example Connect to a listener on loopback
  * ```ts
+ * import assert from "node:assert/strict";
  * import { inetConnect } from "@postnet/net/connect";
  *
  * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
  * using conn = await inetConnect(`127.0.0.1:${listener.addr.port}`, { timeout: 5_000 });
  * using peer = await listener.accept();
- * console.log(conn.remoteAddr.port === listener.addr.port); // true
+ * assert.equal(conn.remoteAddr.port, listener.addr.port);
+ * assert.equal(peer.remoteAddr.port, conn.localAddr.port);
  * ```
  */
 export async function inetConnect(

@@ -4,6 +4,7 @@
  * Every connect is bounded by a timeout and abortable with a signal.
  *
  * ```ts
+ * import assert from "node:assert/strict";
  * import { inetConnect } from "@postnet/net/connect";
  *
  * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -12,7 +13,8 @@
  *   protocols: "ipv4",
  * });
  * using peer = await listener.accept();
- * console.log(conn.remoteAddr.hostname); // "127.0.0.1"
+ * assert.equal(conn.remoteAddr.hostname, "127.0.0.1");
+ * assert.equal(peer.remoteAddr.port, conn.localAddr.port);
  * ```
  *
  * ## Required permissions

@@ -50,6 +50,7 @@ const KNOWN: ReadonlySet<string> = new Set(["timeout", "signal"]);
  *
  * @example Connect to a socket in a temporary directory
  * ```ts
+ * import assert from "node:assert/strict";
  * import { unixConnect } from "@postnet/net/connect";
  *
  * const dir = await Deno.makeTempDir();
@@ -58,7 +59,9 @@ const KNOWN: ReadonlySet<string> = new Set(["timeout", "signal"]);
  *   using listener = Deno.listen({ transport: "unix", path });
  *   using conn = await unixConnect(path, { timeout: 5_000 });
  *   using peer = await listener.accept();
- *   console.log(conn.remoteAddr.path === path); // true
+ *   assert.equal(conn.remoteAddr.path, path);
+ *   await conn.write(new Uint8Array([1]));
+ *   assert.equal(await peer.read(new Uint8Array(1)), 1);
  * } finally {
  *   await Deno.remove(dir, { recursive: true });
  * }

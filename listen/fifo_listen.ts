@@ -79,6 +79,7 @@ const KNOWN: ReadonlySet<string> = new Set(["mode", "readSize"]);
  *
  * @example Receive what a writer puts in the FIFO
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fifoListen } from "@postnet/net/listen";
  *
  * const dir = await Deno.makeTempDir();
@@ -86,7 +87,7 @@ const KNOWN: ReadonlySet<string> = new Set(["mode", "readSize"]);
  *   await using fifo = await fifoListen(`${dir}/qmgr`);
  *   await Deno.writeTextFile(`${dir}/qmgr`, "I"); // a writer
  *   const chunk = await fifo.read();
- *   console.log(new TextDecoder().decode(chunk!)); // "I"
+ *   assert.equal(new TextDecoder().decode(chunk!), "I");
  * } finally {
  *   await Deno.remove(dir, { recursive: true });
  * }

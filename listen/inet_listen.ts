@@ -63,10 +63,12 @@ const KNOWN: ReadonlySet<string> = new Set(["protocols", "backlog", "reusePort"]
  *
  * @example Listen on a free loopback port
  * ```ts
+ * import assert from "node:assert/strict";
  * import { inetListen } from "@postnet/net/listen";
  *
  * using listener = inetListen("127.0.0.1:0");
- * console.log(listener.addr.port > 0); // true
+ * assert.ok(listener.addr.port > 0);
+ * assert.equal(listener.addr.hostname, "127.0.0.1");
  * ```
  */
 export function inetListen(address: string, options: InetListenOptions = {}): Deno.TcpListener {

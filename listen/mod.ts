@@ -4,13 +4,16 @@
  * ever seeing end-of-file.
  *
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fifoListen, unixListen } from "@postnet/net/listen";
  *
  * const dir = await Deno.makeTempDir();
  * try {
  *   using socket = await unixListen(`${dir}/qmgr`, { mode: 0o622 });
  *   await using fifo = await fifoListen(`${dir}/pickup`);
- *   console.log(socket.addr.path === `${dir}/qmgr`, fifo.created); // true true
+ *   assert.equal(socket.addr.path, `${dir}/qmgr`);
+ *   assert.equal((await Deno.stat(`${dir}/qmgr`)).mode! & 0o777, 0o622);
+ *   assert.equal(fifo.created, true);
  * } finally {
  *   await Deno.remove(dir, { recursive: true });
  * }

@@ -69,12 +69,14 @@ const KNOWN: ReadonlySet<string> = new Set(["mode", "probeTimeout"]);
  *
  * @example Listen on a socket in a temporary directory
  * ```ts
+ * import assert from "node:assert/strict";
  * import { unixListen } from "@postnet/net/listen";
  *
  * const dir = await Deno.makeTempDir();
  * try {
  *   using listener = await unixListen(`${dir}/service`);
- *   console.log((await Deno.stat(`${dir}/service`)).mode! & 0o777); // 438 (0o666)
+ *   assert.equal((await Deno.stat(`${dir}/service`)).mode! & 0o777, 0o666);
+ *   assert.equal(listener.addr.path, `${dir}/service`);
  * } finally {
  *   await Deno.remove(dir, { recursive: true });
  * }

@@ -127,10 +127,47 @@ export function fifoReader(path: string): { take(): Uint8Array } & Disposable {
 // ---------------------------------------------------------------------------
 // Loopback and connections
 
-/** A loopback port that nothing listens on: bound, read, released. */
+/**
+ * A loopback port that nothing listens on, for a test whose point is a
+ * refused connect (a held listener would accept it, and Deno cannot bind a
+ * TCP socket without listening). It is taken from below the kernel's
+ * ephemeral range (/proc/sys/net/ipv4/ip_local_port_range), checked free by
+ * binding it and released: every listener in the tests binds port 0, which
+ * the kernel serves from the ephemeral range only, so none can take it
+ * between the check and the connect.
+ */
 export function freePort(hostname = "127.0.0.1"): number {
-  using listener = Deno.listen({ hostname, port: 0 });
-  return listener.addr.port;
+  const [low] = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim().split(/\s+/).map(Number);
+  // Bounded: 100 random ports from [low - 10000, low); a busy one is skipped.
+  for (let i = 0; i < 100; i++) {
+    const port = low - 1 - Math.floor(Math.random() * Math.min(10_000, low - 1024));
+    try {
+      Deno.listen({ hostname, port }).close();
+      return port;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    }
+  }
+  throw new Error(`no free port below ${low} on ${hostname} in 100 tries`);
+}
+
+/**
+ * How many connections wait in the accept queue of the TCP listener on
+ * `hostname:port` (IPv4), read from /proc/net/tcp, where a listening
+ * socket's rx_queue column is its accept queue length. Linux drops a SYN
+ * once this length exceeds the listen backlog: a proof of a full queue that
+ * does not rest on a connect being slow.
+ */
+export function acceptQueueLength(hostname: string, port: number): number {
+  const local = `${hostname.split(".").map((byte) => Number(byte).toString(16).padStart(2, "0")).reverse().join("")}:${
+    port.toString(16).padStart(4, "0")
+  }`.toUpperCase();
+  for (const line of Deno.readTextFileSync("/proc/net/tcp").split("\n").slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    // State 0A: LISTEN.
+    if (fields[1] === local && fields[3] === "0A") return parseInt(fields[4].split(":")[1], 16);
+  }
+  throw new Error(`no TCP listener on ${hostname}:${port} in /proc/net/tcp`);
 }
 
 /** Whether this machine can bind the IPv6 loopback address [::1], and why not. */
@@ -143,13 +180,17 @@ export function probeIpv6(): { ok: boolean; reason: string } {
   }
 }
 
-/** Reads until end-of-file or a chunk that ends in NUL (at most 64 reads), then closes `conn`. */
-export async function readRequest(conn: Deno.Conn): Promise<Uint8Array> {
+/**
+ * Reads until end-of-file or a chunk that ends in NUL (at most 64 reads, at
+ * most `ms` in all), then closes `conn` (which ends a read still pending).
+ */
+export async function readRequest(conn: Deno.Conn, ms = 10_000): Promise<Uint8Array> {
   using _conn = conn;
   const chunks: number[] = [];
   const buffer = new Uint8Array(4096);
+  const end = performance.now() + ms;
   for (let i = 0; i < 64; i++) {
-    const n = await conn.read(buffer);
+    const n = await within(conn.read(buffer), end - performance.now(), "read of the request");
     if (n === null) break;
     chunks.push(...buffer.subarray(0, n));
     if (buffer[n - 1] === 0) break;
@@ -157,18 +198,22 @@ export async function readRequest(conn: Deno.Conn): Promise<Uint8Array> {
   return Uint8Array.from(chunks);
 }
 
-/** Accepts one connection and returns what it sent, up to its NUL or end-of-file; closes it. */
-export async function acceptRequest(listener: Deno.Listener): Promise<Uint8Array> {
-  return await readRequest(await listener.accept());
+/** Accepts one connection (within `ms`) and returns what it sent, up to its NUL or end-of-file; closes it. */
+export async function acceptRequest(listener: Deno.Listener, ms = 10_000): Promise<Uint8Array> {
+  return await readRequest(await within(listener.accept(), ms, "accept"), ms);
 }
 
-/** Reads until end-of-file (at most 64 reads): proves the peer closed. Then closes `conn`. */
-export async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
+/**
+ * Reads until end-of-file (at most 64 reads, at most `ms` in all): proves
+ * the peer closed. Then closes `conn` (which ends a read still pending).
+ */
+export async function readAll(conn: Deno.Conn, ms = 10_000): Promise<Uint8Array> {
   using _conn = conn;
   const chunks: number[] = [];
   const buffer = new Uint8Array(4096);
+  const end = performance.now() + ms;
   for (let i = 0; i < 64; i++) {
-    const n = await conn.read(buffer);
+    const n = await within(conn.read(buffer), end - performance.now(), "read to end-of-file");
     if (n === null) return Uint8Array.from(chunks);
     chunks.push(...buffer.subarray(0, n));
   }

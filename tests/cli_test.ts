@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { closeSync, constants, openSync } from "node:fs";
 import { fifoListen } from "../listen/fifo_listen.ts";
 import { fifoTrigger } from "../trigger/fifo_trigger.ts";
+import { inetTrigger } from "../trigger/inet_trigger.ts";
 import { unixTrigger } from "../trigger/unix_trigger.ts";
-import { acceptRequest, delay, exists, freePort, Lines, tempDir, within } from "./_util.ts";
+import { acceptRequest, exists, fifoReader, freePort, Lines, mkfifo, tempDir, within } from "./_util.ts";
 
 /** The project root (where deno.json and its `cli` permission set are) and the command line. */
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -51,35 +53,6 @@ async function runCli(args: string[], grant: Grant = "-A", cwd = ROOT): Promise<
     stderr,
     errors: stderr.split("\n").filter((line) => line !== "" && !line.includes("experimental feature")),
   };
-}
-
-/** Waits (at most `ms`) until something is at `path`. */
-async function waitForPath(path: string, ms = 15_000): Promise<void> {
-  const end = performance.now() + ms;
-  for (let i = 0; i < 10_000 && performance.now() < end; i++) {
-    if (await exists(path)) return;
-    await delay(10);
-  }
-  throw new Error(`${path} did not appear within ${ms} ms`);
-}
-
-/**
- * Sends a trigger to a server that is starting: the path may exist a moment
- * before the process listens on it (bind before listen; mkfifo before open),
- * and a trigger refused then delivered nothing, so it is retried (at most
- * 200 times, 10 ms apart).
- */
-async function triggerStarting(send: () => Promise<unknown>): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      await send();
-      return;
-    } catch (error) {
-      if (!(error instanceof Deno.errors.ConnectionRefused) && !(error instanceof Deno.errors.NotFound)) throw error;
-    }
-    await delay(10);
-  }
-  throw new Error("the server never started listening");
 }
 
 // ---------------------------------------------------------------------------
@@ -174,7 +147,7 @@ Deno.test("cli kick exits 0 at --timeout when the server takes the trigger but n
     assert.equal(outcome.code, 0, outcome.stderr);
     assert.ok(performance.now() - start < 15_000);
   } finally {
-    (await accepted).close();
+    (await within(accepted, 5_000, "accept")).close();
   }
 });
 
@@ -282,6 +255,24 @@ Deno.test("cli exits 2 on usage errors, before creating or touching anything", a
   assert.equal(after.mtime?.getTime(), before.mtime?.getTime());
 });
 
+Deno.test("cli watch usage errors name the flag as typed, never a library option name", async () => {
+  await using dir = await tempDir("postnet-cli-", "/tmp");
+  const cases: [string[], string][] = [
+    [["--mode", "9", `unix:${dir.path}/s`], '--mode must be an octal number, got "9"'],
+    [["--mode", "1000", `fifo:${dir.path}/f`], '--mode must be from 0 to 777, got "1000"'],
+    [["--max-request-bytes", "0", `fifo:${dir.path}/f`], "--max-request-bytes must be at least 1"],
+    [["--max-request-bytes", "0", `unix:${dir.path}/s`], "--max-request-bytes must be at least 1"],
+    [["--count", "x", `unix:${dir.path}/s`], '--count must be a whole number, got "x"'],
+  ];
+  const outcomes = await Promise.all(cases.map(([args]) => runCli(["watch", ...args])));
+  for (const [i, outcome] of outcomes.entries()) {
+    const [args, text] = cases[i];
+    assert.equal(outcome.code, 2, `${args.join(" ")}: ${outcome.stderr}`);
+    assert.deepEqual(outcome.errors, [`postnet watch: ${text} (see "postnet watch --help")`]);
+  }
+  assert.deepEqual([...Deno.readDirSync(dir.path)], [], "nothing was created");
+});
+
 Deno.test("cli --help and each subcommand's --help exit 0 and print the usage", async () => {
   const cases: [string[], string][] = [
     [["--help"], "Usage: postnet <command>"],
@@ -289,6 +280,7 @@ Deno.test("cli --help and each subcommand's --help exit 0 and print the usage", 
     [["help"], "Usage: postnet <command>"],
     [["kick", "--help"], "Usage: postnet kick"],
     [["watch", "--help"], "Usage: postnet watch"],
+    [["watch", "-h"], "Usage: postnet watch"],
     [["demo", "--help"], "Usage: postnet demo"],
     [["kick", "--help", "tcp:x", "I"], "Usage: postnet kick"],
   ];
@@ -304,72 +296,115 @@ Deno.test("cli --help and each subcommand's --help exit 0 and print the usage", 
 // ---------------------------------------------------------------------------
 // watch
 
-/** Ignores a refused or missing endpoint: the server may have exited already. */
-function ignoreGone(error: unknown): void {
-  if (!(error instanceof Deno.errors.ConnectionRefused) && !(error instanceof Deno.errors.NotFound)) throw error;
+/** Starts `watch ARGS` through bash with `redirect` applied to its stdout (e.g. `> /dev/full`). */
+function spawnWatchShell(args: string[], redirect: string): Deno.ChildProcess {
+  return new Deno.Command("bash", {
+    // exec: the child IS watch, so its status is watch's and its PID is watch's.
+    args: ["-c", `exec "$0" run -A "$1" watch "\${@:2}" ${redirect}`, Deno.execPath(), CLI, ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+const READY = /^postnet watch: listening on (.+)$/;
+
+/** A running `watch`, ready: it printed its ready line. Disposing kills it (our own child, by its handle) if it still runs. */
+interface Watch extends AsyncDisposable {
+  /** The endpoint its ready line names. */
+  endpoint: string;
+  /** What it printed on stderr before the ready line. */
+  before: string[];
+  /** Its stdout, line by line. */
+  stdout: Lines;
+  /** Its stderr after the ready line, line by line. */
+  stderr: Lines;
+  /** Waits (at most 10 s) for it to exit; returns its status and the rest of its output. */
+  end(): Promise<{ code: number; signal: Deno.Signal | null; stdout: string; stderr: string }>;
+  /** Sends it a signal. */
+  kill(signal: Deno.Signal): void;
+}
+
+/** Starts `watch` (`spawn` makes the process) and waits, at most 15 s, for its ready line on stderr. */
+async function startWatch(spawn: () => Deno.ChildProcess): Promise<Watch> {
+  const child = spawn();
+  let exited = false;
+  const status = child.status.finally(() => exited = true);
+  const stdout = new Lines(child.stdout);
+  const stderr = new Lines(child.stderr);
+  const watch: Watch = {
+    endpoint: "",
+    before: [],
+    stdout,
+    stderr,
+    async end() {
+      const [{ code, signal }, out, err] = await within(
+        Promise.all([status, stdout.rest(), stderr.rest()]),
+        10_000,
+        "watch exit",
+      );
+      return { code, signal, stdout: out, stderr: err };
+    },
+    kill: (signal) => child.kill(signal),
+    async [Symbol.asyncDispose]() {
+      if (!exited) child.kill("SIGKILL");
+      await Promise.all([status, stdout.drain(), stderr.drain()]);
+    },
+  };
+  try {
+    // Lines before the ready line: a notice (--mode on an existing FIFO), and
+    // under -P=cli Deno's notice that permission sets are experimental.
+    let ready: RegExpExecArray | null = null;
+    for (let i = 0; i < 3 && !ready; i++) {
+      const line = await stderr.next(15_000);
+      assert.ok(typeof line === "string", `no ready line within 15 s (${line}); before it: ${watch.before}`);
+      ready = READY.exec(line);
+      if (!ready && !line.includes("experimental feature")) watch.before.push(line);
+    }
+    assert.ok(ready, `no ready line; instead: ${watch.before}`);
+    watch.endpoint = ready[1];
+    return watch;
+  } catch (error) {
+    await watch[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
+/** The next stdout line of `watch`, at most 10 s away. */
+async function nextLine(watch: Watch): Promise<string> {
+  const line = await watch.stdout.next(10_000);
+  assert.ok(typeof line === "string", `no line on stdout within 10 s (${line})`);
+  return line;
 }
 
 /**
- * Runs `watch --count 2 ENDPOINT`, sends two triggers one after the other
- * (two FIFO writes that arrive together would be one trigger), and returns
- * what it printed.
- *
- * `watch` prints nothing when it is ready, so the first trigger is retried
- * while it is refused, and re-sent when no line follows within 1 s:
- * fifoListen() drains a FIFO it has just opened, and a trigger written in
- * that instant is lost (reported as a bug in listen/fifo_listen.ts).
+ * Runs `watch --count 2 ENDPOINT`, waits for its ready line, sends two
+ * triggers one after the other (the second once the first is printed: two
+ * FIFO writes that arrive together would be one trigger), and returns what it
+ * printed. Each trigger is sent once: a lost one fails the test.
  */
 async function watchTwo(
   endpoint: string,
-  path: string,
   send: () => Promise<unknown>,
 ): Promise<{ lines: string[]; code: number; stderr: string }> {
-  const child = spawnCli(["watch", "--count", "2", endpoint]);
-  const stdout = new Lines(child.stdout);
-  const stderr = new Response(child.stderr).text();
-  let passed = false;
-  try {
-    await waitForPath(path);
-    let first: string | null | undefined;
-    for (let attempt = 0; attempt < 10 && first === undefined; attempt++) {
-      if (attempt > 0) console.log(`${endpoint}: no line 1 s after trigger ${attempt}; sending it again`);
-      await triggerStarting(send);
-      first = await stdout.next(1_000);
-    }
-    await send().catch(ignoreGone);
-    const second = await stdout.next(10_000);
-    const rest = await within(stdout.rest(), 10_000, "end of output");
-    const status = await within(child.status, 10_000, "watch exit");
-    passed = true;
-    return {
-      lines: [first, second, ...rest.split("\n")].filter((line): line is string =>
-        typeof line === "string" && line !== ""
-      ),
-      code: status.code,
-      stderr: await stderr,
-    };
-  } finally {
-    if (!passed) {
-      // Our own child, by its handle: end it so the test fails instead of hanging.
-      child.kill("SIGKILL");
-      await stdout.rest().catch(() => "");
-      await child.status;
-      await stderr;
-    }
-  }
+  await using watch = await startWatch(() => spawnCli(["watch", "--count", "2", endpoint]));
+  assert.equal(watch.endpoint, endpoint);
+  await within(send(), 10_000, "first trigger");
+  const first = await nextLine(watch);
+  await within(send(), 10_000, "second trigger");
+  const { code, stdout, stderr } = await watch.end();
+  return { lines: [first, ...stdout.split("\n").filter((line) => line !== "")], code, stderr };
 }
 
 Deno.test("cli watch --count 2 on unix prints exactly 2 JSON lines, exits 0 and removes the socket", async () => {
   await using dir = await tempDir("postnet-cli-", "/tmp");
   const path = `${dir.path}/qmgr`;
-  const { lines, code, stderr } = await watchTwo(
-    `unix:${path}`,
-    path,
-    () => unixTrigger(path, "W", { timeout: 5_000 }),
-  );
+  const { lines, code, stderr } = await watchTwo(`unix:${path}`, () => unixTrigger(path, "W", { timeout: 5_000 }));
   assert.equal(code, 0, stderr);
   assert.equal(stderr, "");
-  const expected = { transport: "unix", endpoint: `unix:${path}`, request: "W", bytes: 2 };
+  const expected = { transport: "unix", endpoint: `unix:${path}`, request: "W", bytes: 2, hex: "5700" };
   assert.deepEqual(lines, [JSON.stringify(expected), JSON.stringify(expected)]);
   assert.deepEqual(JSON.parse(lines[0]), expected);
   assert.equal(await exists(path), false, "the socket is removed");
@@ -378,35 +413,120 @@ Deno.test("cli watch --count 2 on unix prints exactly 2 JSON lines, exits 0 and 
 Deno.test("cli watch --count 2 on fifo prints exactly 2 JSON lines, exits 0 and removes the FIFO", async () => {
   await using dir = await tempDir("postnet-cli-", "/tmp");
   const path = `${dir.path}/pickup`;
-  const { lines, code, stderr } = await watchTwo(`fifo:${path}`, path, () => fifoTrigger(path, "W"));
+  const { lines, code, stderr } = await watchTwo(`fifo:${path}`, () => fifoTrigger(path, "W"));
   assert.equal(code, 0, stderr);
   assert.equal(stderr, "");
-  const expected = { transport: "fifo", endpoint: `fifo:${path}`, request: "W", bytes: 1 };
+  const expected = { transport: "fifo", endpoint: `fifo:${path}`, request: "W", bytes: 1, hex: "57" };
   assert.deepEqual(lines, [JSON.stringify(expected), JSON.stringify(expected)]);
   assert.equal(await exists(path), false, "the FIFO is removed");
 });
 
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
+Deno.test("cli watch inet:127.0.0.1:0 names the port it bound in its ready line; a trigger there is printed", async () => {
+  await using watch = await startWatch(() => spawnCli(["watch", "--count", "1", "inet:127.0.0.1:0"]));
+  const port = Number(/^inet:127\.0\.0\.1:([0-9]+)$/.exec(watch.endpoint)?.[1]);
+  assert.ok(port > 0, watch.endpoint);
+  await within(inetTrigger(`127.0.0.1:${port}`, "D", { timeout: 5_000 }), 10_000, "trigger");
+  const { code, stdout, stderr } = await watch.end();
+  assert.equal(code, 0, stderr);
+  assert.equal(stderr, "");
+  const expected = { transport: "inet", endpoint: watch.endpoint, request: "D", bytes: 2, hex: "4400" };
+  assert.equal(stdout, `${JSON.stringify(expected)}\n`);
+});
+
+Deno.test("cli watch on an existing FIFO is ready only after the stale bytes are drained: the next trigger is the first line", async () => {
+  await using dir = await tempDir("postnet-cli-", "/tmp");
+  const path = `${dir.path}/pickup`;
+  await mkfifo(path, 0o620);
+  // Stale bytes: written while a reader was there, and kept in the pipe by a writer once it left
+  // (a FIFO a process still reads is refused, as a live socket is).
+  const reader = fifoReader(path);
+  await fifoTrigger(path, "stale");
+  const writer = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+  reader[Symbol.dispose]();
+  using _writer = { [Symbol.dispose]: () => closeSync(writer) };
+  await using watch = await startWatch(() => spawnCli(["watch", "--count", "1", path]));
+  assert.equal(watch.endpoint, `fifo:${path}`);
+  await fifoTrigger(path, "I");
+  const { code, stdout, stderr } = await watch.end();
+  assert.equal(code, 0, stderr);
+  assert.equal(JSON.parse(stdout).request, "I");
+  assert.equal((await Deno.lstat(path)).mode! & 0o777, 0o620, "an existing FIFO keeps its mode");
+  assert.equal(await exists(path), true, "a FIFO watch did not create is left in place");
+});
+
+Deno.test("cli watch --mode on an existing FIFO says on stderr that the FIFO keeps its mode", async () => {
+  await using dir = await tempDir("postnet-cli-", "/tmp");
+  const path = `${dir.path}/pickup`;
+  await mkfifo(path, 0o600);
+  await using watch = await startWatch(() => spawnCli(["watch", "--mode", "644", `fifo:${path}`]));
+  watch.kill("SIGTERM");
+  const { code, stderr } = await watch.end();
+  assert.equal(code, 0, stderr);
+  assert.equal(stderr, "");
+  assert.deepEqual(watch.before, [
+    `postnet watch: --mode 644 ignored: "fifo:${path}" already exists; its mode was left alone`,
+  ]);
+  assert.equal(watch.endpoint, `fifo:${path}`);
+  assert.equal((await Deno.lstat(path)).mode! & 0o777, 0o600);
+  assert.equal(await exists(path), true);
+});
+
+Deno.test("cli watch adds the exact bytes as hex to a request that is not UTF-8", async () => {
+  await using dir = await tempDir("postnet-cli-", "/tmp");
+  const path = `${dir.path}/qmgr`;
+  await using watch = await startWatch(() => spawnCli(["watch", "--count", "1", `unix:${path}`]));
+  await within(unixTrigger(path, Uint8Array.of(0xff, 0x57), { timeout: 5_000 }), 10_000, "trigger");
+  const { code, stdout, stderr } = await watch.end();
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(JSON.parse(stdout), {
+    transport: "unix",
+    endpoint: `unix:${path}`,
+    request: "\ufffdW",
+    bytes: 3,
+    hex: "ff5700",
+  });
+});
+
+Deno.test("cli watch | head -1: watch exits 0 once its stdout is a closed pipe, and removes the socket", async () => {
+  await using dir = await tempDir("postnet-cli-", "/tmp");
+  const path = `${dir.path}/qmgr`;
+  await using watch = await startWatch(() => spawnWatchShell([`unix:${path}`], "> >(head -1)"));
+  await within(unixTrigger(path, "I", { timeout: 5_000 }), 10_000, "first trigger");
+  // head printed the line and exited: its stdout (ours) ends, so the pipe into it is closed.
+  assert.equal(JSON.parse(await nextLine(watch)).request, "I");
+  assert.equal(await within(watch.stdout.next(), 10_000, "head exit"), null);
+  // The next line meets the closed pipe.
+  await within(unixTrigger(path, "D", { timeout: 5_000 }), 10_000, "second trigger");
+  const { code, signal, stderr } = await watch.end();
+  assert.equal(signal, null);
+  assert.equal(code, 0, stderr);
+  assert.equal(stderr, "");
+  assert.equal(await exists(path), false, "the socket is removed");
+});
+
+Deno.test("cli watch --count 2 > /dev/full exits 1 at the first trigger with one line on stderr, and removes the socket", async () => {
+  await using dir = await tempDir("postnet-cli-", "/tmp");
+  const path = `${dir.path}/qmgr`;
+  await using watch = await startWatch(() => spawnWatchShell(["--count", "2", `unix:${path}`], "> /dev/full"));
+  await within(unixTrigger(path, "I", { timeout: 5_000 }), 10_000, "trigger");
+  const { code, stderr } = await watch.end();
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /^postnet watch: cannot write to stdout: No space left on device[^\n]*\n$/);
+  assert.equal(await exists(path), false, "the socket is removed");
+});
+
+for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
   for (const transport of ["unix", "fifo"] as const) {
     Deno.test(`cli watch exits 0 on ${signal} on ${transport} and removes the ${transport === "unix" ? "socket" : "FIFO"}`, async () => {
       await using dir = await tempDir("postnet-cli-", "/tmp");
       const path = `${dir.path}/service`;
-      const child = spawnCli(["watch", `${transport}:${path}`]);
-      const output = child.output();
-      let status: Deno.CommandOutput;
-      try {
-        await waitForPath(path);
-        child.kill(signal);
-        status = await within(output, 10_000, "watch exit");
-      } catch (error) {
-        child.kill("SIGKILL");
-        await output;
-        throw error;
-      }
-      assert.equal(status.code, 0, decoder.decode(status.stderr));
+      await using watch = await startWatch(() => spawnCli(["watch", `${transport}:${path}`]));
+      watch.kill(signal);
+      const status = await watch.end();
+      assert.equal(status.code, 0, status.stderr);
       assert.equal(status.signal, null);
-      assert.equal(decoder.decode(status.stdout), "");
-      assert.equal(decoder.decode(status.stderr), "");
+      assert.equal(status.stdout, "");
+      assert.equal(status.stderr, "");
       assert.equal(await exists(path), false, `the ${transport} endpoint is removed`);
     });
   }

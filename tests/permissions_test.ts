@@ -15,7 +15,7 @@
 import assert from "node:assert/strict";
 import { serveTriggers, trigger, type TriggerServer } from "../trigger/mod.ts";
 import type { StepReport } from "./permissions/_steps.ts";
-import { mkfifo, tempDir } from "./_util.ts";
+import { Lines, mkfifo, tempDir, within } from "./_util.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const FIXTURES = `${ROOT}/tests/permissions`;
@@ -385,18 +385,17 @@ function cli(flags: string[], args: string[], env?: Record<string, string>): Pro
 }
 
 /**
- * Runs `cli.ts watch --count 1 ENDPOINT` and triggers it with `request`
- * until it exits: the first triggers may come before it listens, and a
- * FIFO listener drains what was written before it was ready.
+ * Runs `cli.ts watch --count 1 ENDPOINT`, waits for its ready line on stderr
+ * (or the end of its stderr: it could not start) and sends ONE trigger: a
+ * trigger lost by a ready watch fails the test. Killed at 20 s.
  */
-async function watch(flags: string[], endpoint: string, request: string): Promise<Run & { triggerErrors: string[] }> {
+async function watch(flags: string[], endpoint: string, request: string): Promise<Run> {
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort();
   }, 20_000);
-  const triggerErrors: string[] = [];
   try {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "--no-prompt", ...flags, "cli.ts", "watch", "--count", "1", endpoint],
@@ -406,18 +405,28 @@ async function watch(flags: string[], endpoint: string, request: string): Promis
       stderr: "piped",
       signal: controller.signal,
     }).spawn();
-    const output = child.output();
-    const exited = output.then(() => true);
-    // Bounded: 200 rounds of at most 1.5 s, and the kill at 20 s ends the child.
-    for (let round = 0; round < 200 && !timedOut; round++) {
-      const sent = await trigger(endpoint, request, { timeout: 1_000 }).then(() => true, (error) => {
-        // Not listening yet, or gone: the errors are kept for the report if the watch fails.
-        triggerErrors.push(String(error));
-        return false;
-      });
-      if (await settledWithin(exited, sent ? 500 : 50)) break;
+    const stdout = new Response(child.stdout).text();
+    const stderr = new Lines(child.stderr);
+    const lines: string[] = [];
+    try {
+      for (let i = 0; i < 10; i++) {
+        const line = await within(stderr.next(), 20_000, `${endpoint}: ready line`);
+        if (line === null) break;
+        lines.push(line);
+        if (line.startsWith("postnet watch: listening on ")) {
+          await within(trigger(endpoint, request, { timeout: 5_000 }), 10_000, `${endpoint}: trigger`);
+          break;
+        }
+      }
+    } catch (error) {
+      // Our own child, by its handle: end it so the test fails instead of hanging.
+      controller.abort();
+      throw error;
+    } finally {
+      lines.push(await within(stderr.rest(), 20_000, `${endpoint}: stderr`));
     }
-    return { ...finished(await output, timedOut), triggerErrors };
+    const [status, out] = await within(Promise.all([child.status, stdout]), 20_000, `${endpoint}: exit`);
+    return { code: status.code, stdout: out, stderr: lines.join("\n"), reports: [], timedOut };
   } finally {
     clearTimeout(timer);
   }
@@ -451,14 +460,15 @@ Deno.test("-P=cli: kick (both forms, every transport), watch (socket and FIFO) a
     endpoint: `unix:${dir.path}/watch.sock`,
     request: "W",
     bytes: 2,
+    hex: "5700",
   });
   assert.equal(fifoWatch.code, 0, show(fifoWatch));
-  const fifoLine = JSON.parse(fifoWatch.stdout);
-  assert.deepEqual({ ...fifoLine, request: fifoLine.request.replace(/^W+$/, "W") }, {
+  assert.deepEqual(JSON.parse(fifoWatch.stdout), {
     transport: "fifo",
     endpoint: `fifo:${dir.path}/watch.fifo`,
     request: "W",
-    bytes: fifoLine.request.length,
+    bytes: 1,
+    hex: "57",
   });
   // The watchers removed what they created.
   assert.deepEqual(await Array.fromAsync(Deno.readDir(dir.path), (entry) => entry.name), ["public"]);
@@ -730,14 +740,15 @@ Deno.test("requirePermission() neither prompts nor hangs: --no-prompt, or a stdi
   }
 });
 
-Deno.test("requirePermission() does not prompt on a terminal under --no-prompt", async () => {
-  // script(1) gives the child a pseudo-terminal for stdin and stderr.
-  const found = await new Deno.Command("sh", { args: ["-c", "command -v script"], stdout: "null", stderr: "null" })
-    .output();
-  if (!found.success) {
-    console.log("skipped: script(1) is not installed, so no pseudo-terminal can be made");
-    return;
-  }
+/* script(1) gives a child a pseudo-terminal for stdin and stderr; without it the test below cannot run. */
+const SCRIPT = new Deno.Command("sh", { args: ["-c", "command -v script"], stdout: "null", stderr: "null" })
+  .outputSync().success;
+if (!SCRIPT) console.log("pseudo-terminal test ignored: script(1) is not installed, so no pseudo-terminal can be made");
+
+Deno.test({
+  name: "requirePermission() does not prompt on a terminal under --no-prompt",
+  ignore: !SCRIPT,
+}, async () => {
   await using dir = await tempDir("postnet-permissions-", "/tmp");
   const path = `${dir.path}/nobody.sock`;
   const command = [Deno.execPath(), "run", "--no-prompt", `${FIXTURES}/narrow.ts`, "unixConnect", path]

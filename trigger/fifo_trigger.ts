@@ -63,6 +63,7 @@ const KNOWN: ReadonlySet<string> = new Set(["timeout", "signal"]);
  *
  * @example Wake a FIFO listener
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fifoListen } from "@postnet/net/listen";
  * import { fifoTrigger } from "@postnet/net/trigger";
  *
@@ -70,8 +71,8 @@ const KNOWN: ReadonlySet<string> = new Set(["timeout", "signal"]);
  * try {
  *   await using fifo = await fifoListen(`${dir}/pickup`);
  *   const result = await fifoTrigger(`${dir}/pickup`, "W");
- *   console.log(new TextDecoder().decode((await fifo.read())!)); // "W"
- *   console.log(result.bytes); // 1
+ *   assert.equal(new TextDecoder().decode((await fifo.read())!), "W");
+ *   assert.equal(result.bytes, 1);
  * } finally {
  *   await Deno.remove(dir, { recursive: true });
  * }

@@ -67,6 +67,7 @@ const KNOWN: ReadonlySet<string> = new Set([
  *
  * @example Wake a TCP server on loopback
  * ```ts
+ * import assert from "node:assert/strict";
  * import { inetTrigger } from "@postnet/net/trigger";
  *
  * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -76,8 +77,8 @@ const KNOWN: ReadonlySet<string> = new Set([
  *   return buffer.subarray(0, (await conn.read(buffer)) ?? 0);
  * })();
  * const result = await inetTrigger(`127.0.0.1:${listener.addr.port}`, "W");
- * console.log(await server); // Uint8Array [87, 0]
- * console.log(result.peerClosed); // true
+ * assert.deepEqual(await server, Uint8Array.of(87, 0)); // "W" and its NUL
+ * assert.equal(result.peerClosed, true);
  * ```
  */
 export async function inetTrigger(

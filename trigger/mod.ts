@@ -8,6 +8,7 @@
  * (flush dead destinations).
  *
  * ```ts
+ * import assert from "node:assert/strict";
  * import { serveTriggers, trigger } from "@postnet/net/trigger";
  *
  * const dir = await Deno.makeTempDir();
@@ -21,7 +22,7 @@
  * } finally {
  *   await Deno.remove(dir, { recursive: true });
  * }
- * console.log(received); // ["I"]
+ * assert.deepEqual(received, ["I"]);
  * ```
  *
  * ## Required permissions

@@ -62,6 +62,7 @@ const KNOWN: ReadonlySet<string> = new Set([
  *
  * @example Trigger a socket by its bare path
  * ```ts
+ * import assert from "node:assert/strict";
  * import { trigger } from "@postnet/net/trigger";
  *
  * const dir = await Deno.makeTempDir();
@@ -69,12 +70,15 @@ const KNOWN: ReadonlySet<string> = new Set([
  * try {
  *   using listener = Deno.listen({ transport: "unix", path });
  *   const accepted = listener.accept().then(async (conn) => {
- *     await conn.read(new Uint8Array(1024)); // a server reads, then closes
+ *     const buffer = new Uint8Array(1024);
+ *     const n = await conn.read(buffer); // a server reads, then closes
  *     conn.close();
+ *     return buffer.subarray(0, n ?? 0);
  *   });
  *   const result = await trigger(path, "D", { timeout: 5_000 });
- *   await accepted;
- *   console.log(result.transport); // "unix"
+ *   assert.deepEqual(await accepted, Uint8Array.of(68, 0)); // "D" and its NUL
+ *   assert.equal(result.transport, "unix");
+ *   assert.equal(result.endpoint, `unix:${path}`);
  * } finally {
  *   await Deno.remove(dir, { recursive: true });
  * }

@@ -145,13 +145,14 @@ const KNOWN: ReadonlySet<string> = new Set([
  *
  * @example Count triggers on a loopback port
  * ```ts
+ * import assert from "node:assert/strict";
  * import { inetTrigger, serveTriggers } from "@postnet/net/trigger";
  *
  * let count = 0;
  * await using server = await serveTriggers("inet:127.0.0.1:0", () => void count++);
  * await inetTrigger(server.endpoint.slice("inet:".length), "W");
  * await server.close();
- * console.log(count); // 1
+ * assert.equal(count, 1);
  * ```
  */
 export async function serveTriggers(

@@ -62,6 +62,7 @@ const KNOWN: ReadonlySet<string> = new Set(["timeout", "signal"]);
  *
  * @example Wake a server listening on a socket
  * ```ts
+ * import assert from "node:assert/strict";
  * import { unixTrigger } from "@postnet/net/trigger";
  *
  * const dir = await Deno.makeTempDir();
@@ -74,8 +75,9 @@ const KNOWN: ReadonlySet<string> = new Set(["timeout", "signal"]);
  *     return buffer.subarray(0, (await conn.read(buffer)) ?? 0);
  *   })();
  *   const result = await unixTrigger(path, "I");
- *   console.log(await server); // Uint8Array [73, 0]: "I" and its NUL
- *   console.log(result.bytes, result.peerClosed); // 2 true
+ *   assert.deepEqual(await server, Uint8Array.of(73, 0)); // "I" and its NUL
+ *   assert.equal(result.bytes, 2);
+ *   assert.equal(result.peerClosed, true);
  * } finally {
  *   await Deno.remove(dir, { recursive: true });
  * }

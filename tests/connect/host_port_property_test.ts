@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "npm:fast-check@4.11.0";
+import fc from "../_property.ts";
 import { type AddressSide, formatHostPort, parseHostPort } from "../../connect/_host_port.ts";
 
 const side: fc.Arbitrary<AddressSide> = fc.constantFrom("client", "server");

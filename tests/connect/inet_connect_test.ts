@@ -23,7 +23,17 @@ import {
   type LookupAddress,
   type LookupFunction,
 } from "../../connect/inet_connect.ts";
-import { freePort, message, probeIpv6, rejection, runScript, type ScriptResult, tempDir } from "../_util.ts";
+import {
+  acceptQueueLength,
+  freePort,
+  message,
+  probeIpv6,
+  rejection,
+  runScript,
+  type ScriptResult,
+  tempDir,
+  within,
+} from "../_util.ts";
 
 const BLACK_HOLE_HOST = "127.0.0.2";
 
@@ -98,8 +108,9 @@ interface BlackHole extends Disposable {
 }
 
 /**
- * Makes `hostname:port` a black hole (see the module doc) and proves it: a
- * raw connect with a 300 ms deadline must time out. Port 0 picks a free port.
+ * Makes `hostname:port` a black hole (see the module doc) and proves it: the
+ * listener's accept queue (backlog 0) holds more than its backlog, as
+ * /proc/net/tcp shows, so Linux drops every further SYN. Port 0 picks a free port.
  */
 async function blackHole(hostname: string, port: number): Promise<BlackHole> {
   const listener = Deno.listen({ hostname, port, tcpBacklog: 0 });
@@ -108,21 +119,23 @@ async function blackHole(hostname: string, port: number): Promise<BlackHole> {
     for (const conn of fillers) conn.close();
     listener.close();
   };
+  const hole = { hostname, port: listener.addr.port, [Symbol.dispose]: close };
   try {
-    // Bounded: a kernel that honours the backlog drops SYNs after 1 or 2.
+    // Bounded: the queue is full after one or two connections.
     for (let i = 0; i < 16; i++) {
-      const result = await rawConnectWithin(hostname, listener.addr.port, 300);
-      if (result === "timeout") {
-        return { hostname, port: listener.addr.port, [Symbol.dispose]: close };
-      }
+      if (acceptQueueLength(hostname, hole.port) > 0) return hole;
+      const result = await rawConnectWithin(hostname, hole.port, 5_000);
+      // A dropped SYN: the queue filled up after the check above.
+      if (result === "timeout") break;
       fillers.push(result);
     }
+    if (acceptQueueLength(hostname, hole.port) > 0) return hole;
   } catch (error) {
     close();
     throw error;
   }
   close();
-  throw new Error(`no black hole: ${fillers.length} connections to a listener with tcpBacklog 0 all completed`);
+  throw new Error(`no black hole: the accept queue of ${hostname}:${hole.port} never filled up`);
 }
 
 interface Pair extends Disposable {
@@ -647,9 +660,9 @@ Deno.test("inetConnect() connects by name when --allow-net names the host and po
     [String(port)],
   );
   assert.equal(output.code, 0, output.stderr);
-  using peer = await accepted;
+  using peer = await within(accepted, 5_000, "accept");
   const buffer = new Uint8Array(16);
-  const n = await peer.read(buffer);
+  const n = await within(peer.read(buffer), 5_000, "read");
   assert.equal(new TextDecoder().decode(buffer.subarray(0, n ?? 0)), "granted");
 });
 
@@ -679,6 +692,6 @@ Deno.test("inetConnect() by name closes a connection of a family protocols forbi
   assert.ok(result.message.includes(`Cannot connect to "inet:localhost:${port}"`), result.message);
   assert.ok(result.message.includes(`"ipv6"`), result.message);
   // The connection that reached the listener was closed: its peer reads EOF.
-  using peer = await accepted;
-  assert.equal(await peer.read(new Uint8Array(1)), null);
+  using peer = await within(accepted, 5_000, "accept");
+  assert.equal(await within(peer.read(new Uint8Array(1)), 5_000, "read"), null);
 });

@@ -230,8 +230,8 @@ Deno.test("unixConnect() rejects with signal.reason unchanged when aborted mid-f
   const error = await rejection(connecting);
   assert.equal(error, reason);
   // The late connection was closed: its server side reads EOF.
-  using peer = await listener.accept();
-  assert.equal(await peer.read(new Uint8Array(1)), null);
+  using peer = await within(listener.accept(), 5_000, "accept");
+  assert.equal(await within(peer.read(new Uint8Array(1)), 5_000, "read"), null);
 });
 
 Deno.test("unixConnect() with timeout 0 rejects with a TimeoutError naming the endpoint, and never connects", async () => {

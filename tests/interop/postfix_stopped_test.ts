@@ -180,8 +180,8 @@ for (const transport of ["unix", "fifo"] as const) {
       const codes = results.map((r) => r.code);
       const report = results.map((r) => `${r.code}${r.stderr ? ` ${r.stderr.trim()}` : ""}`).join("; ");
       assert.deepEqual(codes.slice(0, STOP_AFTER), Array(STOP_AFTER).fill(0), report);
-      // Kicks sent while the master was shutting down may still count as delivered.
-      assert.ok(codes.slice(STOP_AFTER, -1).every((code) => code === 0), report);
+      // The loop stops at the first kick that fails (kicks sent while the master was
+      // shutting down may still count as delivered): the last one must have failed, saying why.
       const failed = results.at(-1)!;
       assertKickFailed(failed, endpoint, SHUTDOWN_REASON[transport]);
       // Once the master is gone: the stale endpoint's reason.

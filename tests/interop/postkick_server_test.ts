@@ -146,6 +146,7 @@ for (const transport of ["unix", "fifo"] as const) {
           endpoint: `${transport}:${queue.qmgr}`,
           request,
           bytes: transport === "unix" ? 2 : 1,
+          hex: transport === "unix" ? `${hex(request)}00` : hex(request),
         });
       }
 
@@ -157,4 +158,9 @@ for (const transport of ["unix", "fifo"] as const) {
       await assert.rejects(Deno.lstat(queue.qmgr), Deno.errors.NotFound);
     },
   });
+}
+
+/** The bytes of an ASCII request as lower-case hex, as watch prints them. */
+function hex(text: string): string {
+  return [...new TextEncoder().encode(text)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -146,17 +146,24 @@ export class Child implements AsyncDisposable {
   }
 
   /**
-   * Waits (at most `ms`) until `predicate` holds for the stdout lines.
-   * Rejects, quoting the child's stderr, when it exits first or time runs out.
+   * Waits (at most `ms`) until `predicate` holds for the stdout lines (or
+   * the stderr lines, with `from`). Rejects, quoting the child's stderr,
+   * when it exits first or time runs out.
    */
-  async waitFor(predicate: (lines: string[]) => boolean, ms: number, what: string): Promise<void> {
+  async waitFor(
+    predicate: (lines: string[]) => boolean,
+    ms: number,
+    what: string,
+    from: "stdout" | "stderr" = "stdout",
+  ): Promise<void> {
+    const lines = from === "stdout" ? this.lines : this.errors;
     const end = performance.now() + ms;
     for (let i = 0; i < 1_000_000; i++) {
-      if (predicate(this.lines)) return;
+      if (predicate(lines)) return;
       if (this.#exited) {
         // The last lines may still be in the pipe.
         await Promise.all(this.#pumps);
-        if (predicate(this.lines)) return;
+        if (predicate(lines)) return;
         throw new Error(
           `${what}: the child exited (${JSON.stringify(this.status)}); stderr: ${this.errors.join("\n")}`,
         );

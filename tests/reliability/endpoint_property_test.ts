@@ -6,7 +6,7 @@
  * tests/connect/host_port_property_test.ts.)
  */
 import assert from "node:assert/strict";
-import fc from "npm:fast-check@4.11.0";
+import fc from "../_property.ts";
 import { type Endpoint, formatEndpoint, parseEndpoint } from "../../trigger/_endpoint.ts";
 import { parseHostPort } from "../../connect/_host_port.ts";
 import { utf8Length } from "../../_path.ts";

@@ -177,9 +177,8 @@ Deno.test("fifoTrigger() refuses a symbolic link to a regular file or to a FIFO,
 });
 
 Deno.test("fifoTrigger() names the endpoint once in each refusal (symbolic link, not a FIFO, hard links)", async () => {
-  // Library bug this reproduces (see the report): fifo_trigger.ts translate()
-  // wraps the refusals write() itself made with withEndpoint() again, so they
-  // read 'Cannot trigger "fifo:P": Cannot trigger "fifo:P": it is ...'.
+  // A refusal made deep in the write path must not be wrapped again on its
+  // way out ('Cannot trigger "fifo:P": Cannot trigger "fifo:P": it is ...').
   await using dir = await tempDir();
   const link = `${dir.path}/link`;
   const file = `${dir.path}/file`;
@@ -293,11 +292,10 @@ Deno.test("fifoTrigger() racing a path swapped between a FIFO and a victim file 
 });
 
 Deno.test("fifoListen() close() racing a path swapped between its FIFO and a victim file never removes the victim", async () => {
-  // Library bug this reproduces (see the report): close() removes the FIFO
-  // it made with lstat(), compare, then remove(), by path: the victim
-  // swapped in between the two is removed. (With a swapper that renames
-  // instead of exchanging, a FIFO moved away between the two makes close()
-  // throw a bare NotFound, too.)
+  // close() removes the FIFO it made, by path: a victim swapped in between
+  // its check and the removal must survive, and close() must not throw.
+  // The test proves the race happened: the swapper exchanged the names, and
+  // some close() met the victim at the FIFO's path (and so left the FIFO).
   await using dir = await tempDir();
   await using vault = await tempDir("postnet-vault-");
   const victim = await makeVictim(vault.path);
@@ -308,6 +306,7 @@ Deno.test("fifoListen() close() racing a path swapped between its FIFO and a vic
   const closeErrors: string[] = [];
   let iterations = 0;
   let fifoRemoved = 0;
+  let exchanges = 0;
   {
     await using swapper = new Swapper([[pickup, decoy]]);
     // Bounded: 300 iterations or 3 s.
@@ -337,16 +336,20 @@ Deno.test("fifoListen() close() racing a path swapped between its FIFO and a vic
           show(harms) || "never"
         }; close() threw ${closeErrors.length} times${closeErrors.length ? ` (${closeErrors[0]})` : ""}`,
     );
+    exchanges = swapper.rounds - swapper.misses;
   }
+  // The race happened: names were exchanged, and some close() found the victim where its FIFO was.
+  assert.ok(exchanges > 0, `the swapper exchanged nothing (${exchanges})`);
+  assert.ok(fifoRemoved < iterations, "no close() met the victim at its path");
   assert.deepEqual([...harms], [], `the victim was harmed in ${iterations} closes`);
   assert.deepEqual(closeErrors.slice(0, 3), [], `close() threw ${closeErrors.length} times`);
 });
 
 Deno.test("unixListen() racing a stale socket swapped with a victim file or a link to it never removes or re-modes the victim", async () => {
-  // Library bug this reproduces (see the report): unixListen() chmods the
-  // socket by path after bind(), and chmod follows whatever is at the path
-  // then (a symbolic link included): the victim gets mode 0666. Its stale
-  // socket removal (lstat, compare, remove) can remove a file swapped in.
+  // unixListen() sets the socket's mode and removes a stale socket by path:
+  // a victim (or a symbolic link to it) swapped in must be neither re-moded
+  // nor removed. The test proves the race happened: the swappers exchanged
+  // the names, and some calls met the victim or the link at the path.
   await using dir = await tempDir();
   await using vault = await tempDir("postnet-vault-");
   const victim = await makeVictim(vault.path);
@@ -414,6 +417,11 @@ Deno.test("unixListen() racing a stale socket swapped with a victim file or a li
         : ""
     }`,
   );
+  // The race happened: names were exchanged, and some calls met the victim or the link at the path.
+  const exchanges = viaHard.rounds - viaHard.misses + viaSoft.rounds - viaSoft.misses;
+  assert.ok(exchanges > 0, `the swappers exchanged nothing (${exchanges})`);
+  const met = [...outcomes].filter(([outcome]) => outcome.includes("is in the way")).reduce((n, [, c]) => n + c, 0);
+  assert.ok(met > 0, `no call met the victim or the link: ${show(outcomes)}`);
   assert.deepEqual([...harms], [], `the victim was harmed in ${iterations} calls`);
   // Every refusal is a documented class and names the endpoint.
   assert.deepEqual(unclear.slice(0, 5), [], `${unclear.length} errors of another class or not naming the endpoint`);
@@ -423,9 +431,8 @@ Deno.test("unixListen() racing a stale socket swapped with a victim file or a li
 // Closing a server whose path now holds someone else's file.
 
 Deno.test("serveTriggers() close() leaves a victim file that replaced its FIFO or its socket (fifo, unix)", async () => {
-  // Library bug this reproduces on unix (see the report): Deno's
-  // UnixListener.close() unlinks the path it was bound to, whatever is
-  // there now, so close() removes the victim.
+  // Deno's UnixListener.close() unlinks the path it was bound to, whatever
+  // is there now: serveTriggers() close() must not let it remove the victim.
   await using dir = await tempDir();
   await using vault = await tempDir("postnet-vault-");
   const victim = await makeVictim(vault.path);

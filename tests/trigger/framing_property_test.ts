@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "npm:fast-check@4.11.0";
+import fc, { SEED } from "../_property.ts";
 import { serveTriggers, type TriggerServer } from "../../trigger/trigger_server.ts";
 import { delay, within } from "../_util.ts";
 
@@ -121,8 +121,9 @@ async function checkOnEachTransport(
         interruptAfterTimeLimit: 60_000,
         markInterruptAsFailure: true,
       });
-      assert.deepEqual(errors, [], `${transport.name}: no errors reported`);
-      assert.equal(received.pending, 0, `${transport.name}: no stray handler calls`);
+      // Checked after the property's runs: the seed goes in the message, as fast-check puts it in its own.
+      assert.deepEqual(errors, [], `${transport.name}: no errors reported (seed ${SEED})`);
+      assert.equal(received.pending, 0, `${transport.name}: no stray handler calls (seed ${SEED})`);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

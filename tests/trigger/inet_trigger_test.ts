@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { inetTrigger } from "../../trigger/inet_trigger.ts";
-import { abortAfter, acceptRequest, freePort, Lines, readAll, within } from "../_util.ts";
+import { abortAfter, acceptQueueLength, acceptRequest, freePort, Lines, probeIpv6, readAll, within } from "../_util.ts";
 
 const HOST = "127.0.0.1";
 
@@ -144,14 +144,13 @@ Deno.test("inetTrigger() resolves at the timeout with peerClosed false when the 
     assert.equal(result.peerClosed, false);
     assert.equal(result.bytes, 2);
     assert.ok(result.elapsed >= timeout - 1, `elapsed ${result.elapsed} ms`);
-    assert.ok(settled < timeout + 2_000, `settled after ${settled} ms`);
     console.log(
       `inetTrigger timeout ${timeout} ms: settled after ${settled.toFixed(1)} ms, overshoot ${
         (settled - timeout).toFixed(1)
       } ms`,
     );
   } finally {
-    (await accepted).close();
+    (await within(accepted, 5_000, "accept")).close();
   }
 });
 
@@ -201,32 +200,37 @@ Deno.test("inetTrigger() rejects with signal.reason when aborted while waiting f
   const reason = new Error("stopped mid-wait");
   using signal = abortAfter(100, reason);
   try {
-    const start = performance.now();
     await assert.rejects(
       within(inetTrigger(addressOf(listener), "W", { timeout: 10_000, signal }), 5_000, "trigger"),
       (error) => error === reason,
     );
-    assert.ok(performance.now() - start < 5_000);
   } finally {
     // The client closed its socket before rejecting: the server sees the request, then end-of-file.
-    const received = await within(readAll(await accepted), 5_000, "server read");
+    const received = await within(readAll(await within(accepted, 5_000, "accept")), 5_000, "server read");
     assert.deepEqual([...received], [0x57, 0]);
   }
 });
 
-/** A listener whose accept queue is full: a further connect stays pending (SYN dropped). */
+/**
+ * A listener whose accept queue is full, as /proc/net/tcp shows (more queued
+ * than its backlog of 0): Linux drops a further SYN, so a connect stays pending.
+ */
 async function fullListener(): Promise<{ listener: Deno.TcpListener; fillers: Deno.TcpConn[] }> {
   const listener = Deno.listen({ hostname: HOST, port: 0, tcpBacklog: 0 });
   const fillers: Deno.TcpConn[] = [];
-  for (let i = 0; i < 16; i++) {
-    using signal = abortAfter(200);
+  const port = listener.addr.port;
+  // Bounded: the queue is full after one or two connections.
+  for (let i = 0; i < 16 && acceptQueueLength(HOST, port) === 0; i++) {
+    using signal = abortAfter(5_000);
     try {
-      fillers.push(await Deno.connect({ hostname: HOST, port: listener.addr.port, signal }));
+      fillers.push(await Deno.connect({ hostname: HOST, port, signal }));
     } catch (error) {
+      // A dropped SYN: the queue filled up after the check.
       if (!signal.aborted) throw error;
-      return { listener, fillers };
+      break;
     }
   }
+  if (acceptQueueLength(HOST, port) > 0) return { listener, fillers };
   for (const conn of fillers) conn.close();
   listener.close();
   throw new Error("the accept queue never filled up");
@@ -284,7 +288,7 @@ Deno.test("inetTrigger() rejects with TimeoutError when the write cannot finish 
       },
     );
   } finally {
-    (await accepted).close();
+    (await within(accepted, 5_000, "accept")).close();
   }
 });
 
@@ -322,22 +326,23 @@ Deno.test("inetTrigger() reports the endpoint with its prefix, the transport, th
   assert.ok(Number.isFinite(result.elapsed) && result.elapsed >= 0, `elapsed ${result.elapsed}`);
 });
 
-Deno.test("inetTrigger() reaches an IPv6 loopback listener by [::1]:port", async () => {
-  let listener: Deno.TcpListener;
-  try {
-    listener = Deno.listen({ hostname: "::1", port: 0 });
-  } catch (error) {
-    console.log(`skipped: no IPv6 loopback here (${(error as Error).message})`);
-    return;
-  }
-  using _listener = listener;
-  const address = `[::1]:${listener.addr.port}`;
-  const [received, result] = await Promise.all([
-    acceptRequest(listener),
-    inetTrigger(address, "A", { timeout: 5_000 }),
-  ]);
-  assert.deepEqual([...received], [0x41, 0]);
-  assert.equal(result.endpoint, `inet:${address}`);
+/* Whether this machine can bind the IPv6 loopback address, and why not. */
+const IPV6 = probeIpv6();
+if (!IPV6.ok) console.log(`IPv6 test ignored: cannot listen on [::1]: ${IPV6.reason}`);
+
+Deno.test({
+  name: "inetTrigger() reaches an IPv6 loopback listener by [::1]:port",
+  ignore: !IPV6.ok,
+  fn: async () => {
+    using listener = Deno.listen({ hostname: "::1", port: 0 });
+    const address = `[::1]:${listener.addr.port}`;
+    const [received, result] = await Promise.all([
+      acceptRequest(listener),
+      inetTrigger(address, "A", { timeout: 5_000 }),
+    ]);
+    assert.deepEqual([...received], [0x41, 0]);
+    assert.equal(result.endpoint, `inet:${address}`);
+  },
 });
 
 Deno.test({
@@ -359,6 +364,6 @@ Deno.test("inetTrigger() leaves the socket closed once it settles", async () => 
   const result = await inetTrigger(addressOf(listener), "W", { timeout: 200 });
   assert.equal(result.peerClosed, false);
   // The server never closed; the client did: the server reads the request, then end-of-file.
-  const received = await within(readAll(await accepted), 5_000, "server read");
+  const received = await within(readAll(await within(accepted, 5_000, "accept")), 5_000, "server read");
   assert.deepEqual([...received], [0x57, 0]);
 });

@@ -413,11 +413,8 @@ for (const transport of [UNIX, INET]) {
     // A silent client: close() must not wait readTimeout (10 s) for it.
     using silent = await transport.connect(server);
     await delay(20);
-    const start = performance.now();
     await within(server.close(), 5_000, "close");
-    const took = performance.now() - start;
     assert.equal(done, true, "close() waited for the running handler");
-    assert.ok(took < 5_000, `close took ${took} ms`);
     await within(server.finished, 1_000, "finished");
     await within(server.close(), 1_000, "second close");
     assert.equal((await within(readToEnd(silent), 2_000, "silent client")).bytes, 0);
@@ -440,7 +437,11 @@ for (const transport of [UNIX, INET]) {
     controller.abort();
     await within(server.finished, 5_000, "finished");
     if (transport.name === "unix") assert.equal(existsNow(`${dir.path}/qmgr`), false);
-    await assert.rejects(transport.trigger(server, "W"));
+    // Nothing listens any more: the socket is gone (NotFound), the port refuses.
+    await assert.rejects(
+      transport.trigger(server, "W"),
+      transport.name === "unix" ? Deno.errors.NotFound : Deno.errors.ConnectionRefused,
+    );
     await server.close();
   });
 }

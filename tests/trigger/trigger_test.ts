@@ -115,14 +115,30 @@ Deno.test("trigger() takes ./a:b as a relative path, not as a transport prefix",
 
 Deno.test("trigger() throws SyntaxError for an unknown prefix such as tcp:x, before any I/O", async () => {
   await using dir = await tempDir();
-  for (const endpoint of ["tcp:x", "udp:127.0.0.1:25", "file:/tmp/x", "a:b"]) {
+  // Each endpoint names a live socket (or its port) behind the unknown prefix:
+  // a parser that dropped the prefix, or took the rest as a path, would reach it.
+  const path = `${dir.path}/sock`;
+  using listener = Deno.listen({ transport: "unix", path });
+  using tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const endpoints = ["tcp:x", `udp:127.0.0.1:${tcp.addr.port}`, `file:${path}`, `tcp:${path}`, "a:b"];
+  for (const endpoint of endpoints) {
     await assert.rejects(trigger(endpoint, "W"), (error: Error) => {
       assert.ok(error instanceof SyntaxError, `${endpoint}: ${error}`);
       assert.ok(error.message.includes(endpoint), error.message);
       return true;
     });
   }
-  assert.deepEqual([...Deno.readDirSync(dir.path)], []);
+  // None of these connected: the first connection each listener sees is ours.
+  const [unixReceived] = await Promise.all([
+    acceptRequest(listener),
+    trigger(`unix:${path}`, "ok", { timeout: 5_000 }),
+  ]);
+  assert.deepEqual([...unixReceived], [0x6f, 0x6b, 0]);
+  const [tcpReceived] = await Promise.all([
+    acceptRequest(tcp),
+    trigger(`inet:127.0.0.1:${tcp.addr.port}`, "ok", { timeout: 5_000 }),
+  ]);
+  assert.deepEqual([...tcpReceived], [0x6f, 0x6b, 0]);
 });
 
 Deno.test("trigger() throws on bad syntax and bad arguments before any I/O", async () => {
@@ -171,7 +187,7 @@ Deno.test("trigger() resolves at the timeout with peerClosed false when a unix s
     assert.equal(result.peerClosed, false);
     assert.ok(result.elapsed >= 199, `elapsed ${result.elapsed}`);
   } finally {
-    (await accepted).close();
+    (await within(accepted, 5_000, "accept")).close();
   }
 });
 

@@ -144,7 +144,6 @@ Deno.test("unixTrigger() resolves at the timeout with peerClosed false when the 
     assert.equal(result.peerClosed, false);
     assert.equal(result.bytes, 2);
     assert.ok(result.elapsed >= timeout - 1, `elapsed ${result.elapsed} ms`);
-    assert.ok(settled < timeout + 2_000, `settled after ${settled} ms`);
     console.log(
       `unixTrigger timeout ${timeout} ms: settled after ${settled.toFixed(1)} ms, overshoot ${
         (settled - timeout).toFixed(1)
@@ -152,7 +151,10 @@ Deno.test("unixTrigger() resolves at the timeout with peerClosed false when the 
     );
   } finally {
     // The client closed its socket: the server reads the request, then end-of-file.
-    assert.deepEqual([...await within(readAll(await accepted), 5_000, "server read")], [0x57, 0]);
+    assert.deepEqual([...await within(readAll(await within(accepted, 5_000, "accept")), 5_000, "server read")], [
+      0x57,
+      0,
+    ]);
   }
 });
 
@@ -190,7 +192,11 @@ Deno.test("unixTrigger() rejects with ConnectionRefused naming the endpoint when
   console.log(`unixTrigger ConnectionRefused after ${took.toFixed(2)} ms`);
 });
 
-Deno.test("unixTrigger() rejects with WouldBlock naming the endpoint when the listener's backlog is full", async () => {
+Deno.test({
+  name: "unixTrigger() rejects with WouldBlock naming the endpoint when the listener's backlog is full",
+  // A full unix backlog refuses a connect at once (EAGAIN) on Linux; elsewhere the connect waits.
+  ignore: Deno.build.os !== "linux",
+}, async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/busy`;
   using _listener = listenAt(path);
@@ -201,10 +207,8 @@ Deno.test("unixTrigger() rejects with WouldBlock naming the endpoint when the li
       try {
         fillers.push(await Deno.connect({ transport: "unix", path }));
       } catch (error) {
-        if (!(error instanceof Deno.errors.WouldBlock)) {
-          console.log(`skipped: could not fill the backlog (${(error as Error).message})`);
-          return;
-        }
+        // EAGAIN: the backlog is full, which is what this loop waits for; anything else fails the test.
+        if (!(error instanceof Deno.errors.WouldBlock)) throw error;
         full = true;
       }
     }
@@ -243,7 +247,10 @@ Deno.test("unixTrigger() rejects with signal.reason when aborted while waiting f
       (error) => error === reason,
     );
   } finally {
-    assert.deepEqual([...await within(readAll(await accepted), 5_000, "server read")], [0x57, 0]);
+    assert.deepEqual([...await within(readAll(await within(accepted, 5_000, "accept")), 5_000, "server read")], [
+      0x57,
+      0,
+    ]);
   }
 });
 
@@ -267,7 +274,7 @@ Deno.test("unixTrigger() rejects with TimeoutError naming the endpoint when the 
     const took = performance.now() - start;
     assert.ok(took >= 299 && took < 2_300, `took ${took} ms`);
   } finally {
-    (await accepted).close();
+    (await within(accepted, 5_000, "accept")).close();
   }
 });
 
