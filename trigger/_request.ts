@@ -46,6 +46,17 @@ export interface TriggerResult {
   elapsed: number;
 }
 
+/** The options inetTrigger and trigger take: any other is a mistake, reported before any I/O. */
+export const INET_TRIGGER_OPTIONS: ReadonlySet<string> = new Set([
+  "timeout",
+  "signal",
+  "protocols",
+  "strategy",
+  "attemptDelay",
+  "attemptTimeout",
+  "lookup",
+]);
+
 const encoder = new TextEncoder();
 
 /* Where the wait for the close reads to: what arrives is never looked at,

@@ -8,7 +8,7 @@ import { parseHostPort } from "../connect/_host_port.ts";
 import { checkInetPlan, connectInet } from "../connect/_inet.ts";
 import { checkSignal, checkTimeout, Deadline } from "../_deadline.ts";
 import { cannot } from "../_errors.ts";
-import { requestBytes, sendStream, triggerError, type TriggerResult } from "./_request.ts";
+import { INET_TRIGGER_OPTIONS, requestBytes, sendStream, triggerError, type TriggerResult } from "./_request.ts";
 import { checkOptions } from "../_options.ts";
 
 export type { TriggerOutcome, TriggerResult, TriggerTransport } from "./_request.ts";
@@ -27,17 +27,6 @@ export interface InetTriggerOptions
   /** Aborts the trigger; the promise rejects with `signal.reason`. */
   signal?: AbortSignal;
 }
-
-/* The options inetTrigger takes: any other is a mistake, reported before any I/O. */
-const KNOWN: ReadonlySet<string> = new Set([
-  "timeout",
-  "signal",
-  "protocols",
-  "strategy",
-  "attemptDelay",
-  "attemptTimeout",
-  "lookup",
-]);
 
 /**
  * Sends a trigger to a TCP service. Requires `--allow-net` permission.
@@ -86,7 +75,7 @@ export async function inetTrigger(
   request: string | Uint8Array,
   options: InetTriggerOptions = {},
 ): Promise<TriggerResult> {
-  options = checkOptions(options, KNOWN);
+  options = checkOptions(options, INET_TRIGGER_OPTIONS);
   const start = performance.now();
   // Sanity check: everything the caller gave, before any I/O.
   const { host, port } = parseHostPort(address, "client");

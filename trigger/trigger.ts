@@ -9,7 +9,7 @@ import { inetTrigger, type InetTriggerOptions } from "./inet_trigger.ts";
 import { unixTrigger } from "./unix_trigger.ts";
 import { fifoTrigger } from "./fifo_trigger.ts";
 import { requirePermission } from "../_permissions.ts";
-import { requestBytes, type TriggerResult } from "./_request.ts";
+import { INET_TRIGGER_OPTIONS, requestBytes, type TriggerResult } from "./_request.ts";
 import { checkOptions } from "../_options.ts";
 import { checkSignal, checkTimeout } from "../_deadline.ts";
 
@@ -20,17 +20,6 @@ export type { TriggerOutcome, TriggerResult, TriggerTransport } from "./_request
  * plus the connect options that apply to `inet:` endpoints.
  */
 export type TriggerOptions = InetTriggerOptions;
-
-/* The options trigger takes: any other is a mistake, reported before any I/O. */
-const KNOWN: ReadonlySet<string> = new Set([
-  "timeout",
-  "signal",
-  "protocols",
-  "strategy",
-  "attemptDelay",
-  "attemptTimeout",
-  "lookup",
-]);
 
 /**
  * Sends a trigger to an endpoint, the way Postfix's mail_trigger does.
@@ -91,7 +80,7 @@ export async function trigger(
 ): Promise<TriggerResult> {
   // Sanity check: the endpoint's syntax and the options, before any I/O.
   const parsed = parseEndpoint(endpoint, "client");
-  options = checkOptions(options, KNOWN);
+  options = checkOptions(options, INET_TRIGGER_OPTIONS);
   if (parsed.transport === "inet") return await inetTrigger(parsed.address, request, options);
   const { path } = parsed;
   // The options of a socket or FIFO trigger; the connect options are for inet: only.

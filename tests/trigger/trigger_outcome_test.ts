@@ -34,15 +34,19 @@ Deno.test("fifoTrigger() reports outcome written", async () => {
   assert.deepEqual([...fifo.take()], [0x57]);
 });
 
+/** A raw listener that never accepts, and its endpoint. */
+function rawListener(transport: "unix" | "inet", dir: string): { listener: Deno.Listener; endpoint: string } {
+  if (transport === "unix") {
+    return { listener: Deno.listen({ transport: "unix", path: `${dir}/qmgr` }), endpoint: `unix:${dir}/qmgr` };
+  }
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return { listener, endpoint: `inet:127.0.0.1:${listener.addr.port}` };
+}
+
 for (const transport of ["unix", "inet"] as const) {
   Deno.test(`${transport} trigger to a listener that closes without accepting reports outcome reset, not closed`, async () => {
     await using dir = await tempDir();
-    const listener = transport === "unix"
-      ? Deno.listen({ transport: "unix", path: `${dir.path}/qmgr` })
-      : Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const endpoint = transport === "unix"
-      ? `unix:${dir.path}/qmgr`
-      : `inet:127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+    const { listener, endpoint } = rawListener(transport, dir.path);
     // The connection waits in the backlog with the request unread; the listener then goes away.
     const sent = trigger(endpoint, "I", { timeout: 5_000 });
     setTimeout(() => listener.close(), 200);
@@ -53,12 +57,8 @@ for (const transport of ["unix", "inet"] as const) {
 
   Deno.test(`${transport} trigger to a listener that never accepts reports outcome timeout at its timeout`, async () => {
     await using dir = await tempDir();
-    using listener = transport === "unix"
-      ? Deno.listen({ transport: "unix", path: `${dir.path}/qmgr` })
-      : Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const endpoint = transport === "unix"
-      ? `unix:${dir.path}/qmgr`
-      : `inet:127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+    const { listener, endpoint } = rawListener(transport, dir.path);
+    using _listener = listener;
     const result = await within(trigger(endpoint, "I", { timeout: 300 }), 5_000, "trigger");
     assert.equal(result.outcome, "timeout");
     assert.equal(result.peerClosed, false);
