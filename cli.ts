@@ -242,6 +242,11 @@ async function serve(
       );
     }
   }
+  // A signal that came while the FIFO was being made: stop here, as serveTriggers would, and exit 0.
+  if (stop.signal.aborted) {
+    await listener?.close();
+    return status;
+  }
   let server: TriggerServer;
   try {
     server = await serveTriggers(listener ?? given, handler, { ...options, mode });

@@ -87,12 +87,16 @@ export async function modeOf(path: string): Promise<number> {
 
 /** Makes a FIFO with the real mkfifo(1), as an administrator would; mode 0o622 is Postfix's. */
 export async function mkfifo(path: string, mode = 0o622): Promise<void> {
-  const { code, stderr } = await new Deno.Command("mkfifo", {
-    args: ["-m", mode.toString(8), path],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
+  const { code, stderr } = await within(
+    new Deno.Command("mkfifo", {
+      args: ["-m", mode.toString(8), path],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output(),
+    10_000,
+    `mkfifo ${path}`,
+  );
   assert.equal(code, 0, `mkfifo ${path}: ${decoder.decode(stderr)}`);
 }
 

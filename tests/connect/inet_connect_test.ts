@@ -79,12 +79,12 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 
 /** Checks that `conn` reached `listener`: accepts its peer and sends a byte across. */
 async function assertReached(conn: Deno.TcpConn, listener: Deno.TcpListener): Promise<void> {
-  using peer = await listener.accept();
+  using peer = await within(listener.accept(), 5_000, "accept");
   assert.equal(peer.remoteAddr.port, conn.localAddr.port);
   assert.equal(peer.localAddr.port, conn.remoteAddr.port);
   await conn.write(new Uint8Array([42]));
   const buffer = new Uint8Array(1);
-  assert.equal(await peer.read(buffer), 1);
+  assert.equal(await within(peer.read(buffer), 5_000, "read"), 1);
   assert.equal(buffer[0], 42);
 }
 

@@ -16,7 +16,7 @@ async function roundTrip(from: Deno.Conn, to: Deno.Conn, text: string): Promise<
   let got = 0;
   // Bounded: one read per byte at most.
   for (let i = 0; i < bytes.length && got < bytes.length; i++) {
-    const n = await to.read(buffer.subarray(got));
+    const n = await within(to.read(buffer.subarray(got)), 5_000, "read");
     assert.ok(n !== null, "peer closed early");
     got += n;
   }
@@ -69,7 +69,7 @@ Deno.test("unixConnect() connects to a listening socket", async () => {
   const path = `${dir.path}/service`;
   using listener = Deno.listen({ transport: "unix", path });
   using conn = await unixConnect(path, { timeout: 5_000 });
-  using peer = await listener.accept();
+  using peer = await within(listener.accept(), 5_000, "accept");
   assert.equal(conn.remoteAddr.transport, "unix");
   assert.equal(conn.remoteAddr.path, path);
   await roundTrip(conn, peer, "W\0");
@@ -82,12 +82,12 @@ Deno.test("unixConnect() connects with no options and with only a signal", async
   using listener = Deno.listen({ transport: "unix", path });
   {
     using conn = await unixConnect(path);
-    using peer = await listener.accept();
+    using peer = await within(listener.accept(), 5_000, "accept");
     await roundTrip(conn, peer, "a");
   }
   const controller = new AbortController();
   using conn = await unixConnect(path, { signal: controller.signal });
-  using peer = await listener.accept();
+  using peer = await within(listener.accept(), 5_000, "accept");
   await roundTrip(peer, conn, "b");
   // Aborting after the connect has settled changes nothing.
   controller.abort();
@@ -100,7 +100,7 @@ Deno.test("unixConnect() accepts a path of 107 bytes, the longest the kernel tak
   assert.equal(new TextEncoder().encode(path).length, 107);
   using listener = Deno.listen({ transport: "unix", path });
   using conn = await unixConnect(path, { timeout: 5_000 });
-  using peer = await listener.accept();
+  using peer = await within(listener.accept(), 5_000, "accept");
   await roundTrip(conn, peer, "x");
 });
 
@@ -214,7 +214,7 @@ Deno.test("unixConnect() rejects with signal.reason unchanged when the signal is
   assert.equal(error, reason);
   // Nothing connected: a real client queued after it is the first one accepted.
   using probe = await Deno.connect({ transport: "unix", path });
-  using peer = await listener.accept();
+  using peer = await within(listener.accept(), 5_000, "accept");
   await roundTrip(probe, peer, "first");
 });
 
@@ -318,10 +318,10 @@ Deno.test("unixConnect() connects under the narrowest grant: read, write and net
   // Handled here so a failed assertion below does not also surface as an
   // unhandled rejection when the listener closes; awaiting still throws.
   accepted.catch(() => {});
-  const { code, stderr } = await child.output();
+  const { code, stderr } = await within(child.output(), 30_000, "client");
   assert.equal(code, 0, new TextDecoder().decode(stderr));
-  using peer = await accepted;
+  using peer = await within(accepted, 5_000, "accept");
   const buffer = new Uint8Array(16);
-  const n = await peer.read(buffer);
+  const n = await within(peer.read(buffer), 5_000, "read");
   assert.equal(new TextDecoder().decode(buffer.subarray(0, n ?? 0)), "granted");
 });

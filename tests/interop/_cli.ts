@@ -10,8 +10,7 @@
  *
  * @module
  */
-import { closeSync, constants, openSync } from "node:fs";
-import { delay, within } from "../_util.ts";
+import { within } from "../_util.ts";
 
 /** The project root, where deno.json (and its `cli` permission set) lives. */
 export const ROOT: string = new URL("../../", import.meta.url).pathname;
@@ -86,45 +85,6 @@ function cliLines(stderr: string): string[] {
 }
 
 /**
- * Waits until a server is ready at `path`: a socket whose mode is `mode`
- * (unixListen chmods after bind and listen, so the mode says listen() is
- * done), or a FIFO that a non-blocking writer can open (a reader holds it).
- * Opening and closing a writer puts nothing in the FIFO.
- *
- * @throws {Error} When it is not ready within `timeoutMs`.
- */
-export async function waitUntilServing(
-  path: string,
-  transport: "unix" | "fifo",
-  timeoutMs = 10_000,
-  mode = transport === "unix" ? 0o666 : 0o622,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "nothing there";
-  while (Date.now() < deadline) {
-    try {
-      const info = Deno.lstatSync(path);
-      if (transport === "unix") {
-        if (info.isSocket && ((info.mode ?? 0) & 0o777) === mode) return;
-        last = `a ${info.isSocket ? "socket" : "non-socket"} with mode ${((info.mode ?? 0) & 0o777).toString(8)}`;
-      } else if (info.isFifo) {
-        closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
-        return;
-      } else {
-        last = "not a FIFO";
-      }
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      // Not there yet (NotFound), or a FIFO with no reader yet (ENXIO): wait.
-      if (!(error instanceof Deno.errors.NotFound) && code !== "ENXIO") throw error;
-      last = code ?? "nothing there";
-    }
-    await delay(20);
-  }
-  throw new Error(`${transport}:${path} not served after ${timeoutMs} ms (${last})`);
-}
-
-/**
  * `deno run -P=cli cli.ts watch ARGS...` running in the background. Read
  * its JSON lines with {@linkcode CliWatch.nextLine}; wait for its exit with
  * {@linkcode CliWatch.finished}. Disposing kills it (SIGTERM) if it still
@@ -133,6 +93,7 @@ export async function waitUntilServing(
 export class CliWatch implements AsyncDisposable {
   readonly #child: Deno.ChildProcess;
   readonly #lines: string[] = [];
+  readonly #errors: string[] = [];
   readonly #pump: Promise<void>;
   readonly #stderr: Promise<string>;
   readonly #status: Promise<Deno.CommandStatus>;
@@ -159,25 +120,51 @@ export class CliWatch implements AsyncDisposable {
       this.#exited = true;
       return status;
     });
-    this.#pump = this.#readStdout();
-    this.#stderr = new Response(this.#child.stderr).text();
+    this.#pump = this.#readLines(this.#child.stdout, this.#lines).then(() => void (this.#ended = true));
+    this.#stderr = this.#readLines(this.#child.stderr, this.#errors).then(() => this.#errors.join("\n"));
   }
 
-  async #readStdout(): Promise<void> {
+  async #readLines(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
     let partial = "";
     try {
-      for await (const chunk of this.#child.stdout.pipeThrough(new TextDecoderStream())) {
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
         const parts = (partial + chunk).split("\n");
         partial = parts.pop()!;
-        this.#lines.push(...parts);
+        into.push(...parts);
         this.#changed.resolve();
         this.#changed = Promise.withResolvers<void>();
       }
     } finally {
-      if (partial !== "") this.#lines.push(partial);
-      this.#ended = true;
+      if (partial !== "") into.push(partial);
       this.#changed.resolve();
     }
+  }
+
+  /**
+   * Waits for the line `watch` prints on stderr once it listens (a FIFO:
+   * once the stale bytes in it are drained, so a trigger sent from then on
+   * is seen), and returns the endpoint it names.
+   *
+   * @throws {Error} When it exits first or `timeoutMs` passes.
+   */
+  async ready(timeoutMs = 15_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    const prefix = "postnet watch: listening on ";
+    const found = () => this.#errors.find((line) => line.startsWith(prefix))?.slice(prefix.length);
+    // Bounded: by the deadline, and by a count of wake-ups no run reaches.
+    for (let i = 0; i < 10_000; i++) {
+      if (found() !== undefined) return found()!;
+      if (this.#exited) {
+        // Its last lines may still be in the pipe.
+        const stderr = await this.#stderrIfDone();
+        if (found() !== undefined) return found()!;
+        throw new Error(`watch exited before it was ready; stderr: ${stderr}`);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`watch was not ready in ${timeoutMs} ms; stderr: ${this.#errors.join(" | ")}`);
+      await within(Promise.race([this.#changed.promise, this.#status]), left, "watch ready").catch(() => {});
+    }
+    throw new Error("watch ready: no end to its output");
   }
 
   /**

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { serveTriggers, type TriggerRequest } from "../../mod.ts";
 import { within } from "../_util.ts";
-import { CliWatch, waitUntilServing } from "./_cli.ts";
+import { CliWatch } from "./_cli.ts";
 import { makeClientConfig, postkick, type PostkickResult, skipUnlessPostfix } from "./_postfix.ts";
 
 const ignore = skipUnlessPostfix();
@@ -135,7 +135,7 @@ for (const transport of ["unix", "fifo"] as const) {
       await using queue = await clientQueue();
       const requests = ["I", "D", "W"];
       await using watch = new CliWatch(["--count", String(requests.length), `${transport}:${queue.qmgr}`]);
-      await waitUntilServing(queue.qmgr, transport);
+      assert.equal(await watch.ready(), `${transport}:${queue.qmgr}`);
 
       for (const request of requests) {
         assert.deepEqual(await postkick(queue.configDir, "public", "qmgr", request), OK);
@@ -146,7 +146,7 @@ for (const transport of ["unix", "fifo"] as const) {
           endpoint: `${transport}:${queue.qmgr}`,
           request,
           bytes: transport === "unix" ? 2 : 1,
-          hex: transport === "unix" ? `${hex(request)}00` : hex(request),
+          hex: `${request.charCodeAt(0).toString(16)}${transport === "unix" ? "00" : ""}`,
         });
       }
 
@@ -158,9 +158,4 @@ for (const transport of ["unix", "fifo"] as const) {
       await assert.rejects(Deno.lstat(queue.qmgr), Deno.errors.NotFound);
     },
   });
-}
-
-/** The bytes of an ASCII request as lower-case hex, as watch prints them. */
-function hex(text: string): string {
-  return [...new TextEncoder().encode(text)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

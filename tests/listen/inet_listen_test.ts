@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { inetListen, type InetListenOptions } from "../../listen/inet_listen.ts";
-import { probeIpv6, runScript, tempDir } from "../_util.ts";
+import { probeIpv6, runScript, tempDir, within } from "../_util.ts";
 
 const LIBRARY = new URL("../../listen/inet_listen.ts", import.meta.url).href;
 
@@ -11,10 +11,10 @@ if (!IPV6.ok) console.log(`IPv6 tests skipped: cannot listen on [::1]: ${IPV6.re
 /* Proves a listener works: one connection over loopback, bytes both ways. */
 async function assertAccepts(listener: Deno.TcpListener, hostname: string): Promise<void> {
   using client = await Deno.connect({ hostname, port: listener.addr.port });
-  using peer = await listener.accept();
+  using peer = await within(listener.accept(), 5_000, "accept");
   await client.write(new TextEncoder().encode("ping"));
   const buffer = new Uint8Array(16);
-  const n = await peer.read(buffer);
+  const n = await within(peer.read(buffer), 5_000, "read");
   assert.equal(new TextDecoder().decode(buffer.subarray(0, n ?? 0)), "ping");
 }
 

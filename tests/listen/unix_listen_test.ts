@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { unixListen } from "../../listen/unix_listen.ts";
-import { assertRefused, modeOf, runScript, tempDir } from "../_util.ts";
+import { assertRefused, modeOf, runScript, tempDir, within } from "../_util.ts";
 
 const LIBRARY = new URL("../../listen/unix_listen.ts", import.meta.url).href;
 const encoder = new TextEncoder();
@@ -12,9 +12,9 @@ async function assertAccepts(listener: Deno.UnixListener, path: string, skip = 0
   using client = await Deno.connect({ transport: "unix", path });
   await client.write(encoder.encode("ping"));
   for (let i = 0; i <= skip; i++) {
-    using peer = await listener.accept();
+    using peer = await within(listener.accept(), 5_000, "accept");
     const buffer = new Uint8Array(16);
-    const n = await peer.read(buffer);
+    const n = await within(peer.read(buffer), 5_000, "read");
     if (n === null) continue;
     assert.equal(decoder.decode(buffer.subarray(0, n)), "ping");
     return;

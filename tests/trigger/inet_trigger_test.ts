@@ -107,10 +107,10 @@ Deno.test("inetTrigger() counts a server that reads everything and closes at onc
     const server = listener.accept().then(async (conn) => {
       using _conn = conn;
       const buffer = new Uint8Array(1024);
-      return await conn.read(buffer);
+      return await within(conn.read(buffer), 5_000, "read");
     });
     const result = await inetTrigger(addressOf(listener), "I", { timeout: 5_000 });
-    assert.equal(await server, 2);
+    assert.equal(await within(server, 5_000, "server"), 2);
     assert.equal(result.peerClosed, true);
     assert.equal(result.bytes, 2);
   }
@@ -123,11 +123,11 @@ Deno.test("inetTrigger() counts a server that resets after reading the request a
     const server = listener.accept().then(async (conn) => {
       using _conn = conn;
       const buffer = new Uint8Array(1);
-      assert.equal(await conn.read(buffer), 1);
+      assert.equal(await within(conn.read(buffer), 5_000, "read"), 1);
       return buffer[0];
     });
     const result = await inetTrigger(addressOf(listener), "I", { timeout: 5_000 });
-    assert.equal(await server, 0x49);
+    assert.equal(await within(server, 5_000, "server"), 0x49);
     assert.equal(result.peerClosed, true);
     assert.equal(result.bytes, 2);
   }

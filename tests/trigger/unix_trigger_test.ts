@@ -104,10 +104,10 @@ Deno.test("unixTrigger() counts a server that reads everything and closes at onc
   for (let i = 0; i < 20; i++) {
     const server = listener.accept().then(async (conn) => {
       using _conn = conn;
-      return await conn.read(new Uint8Array(1024));
+      return await within(conn.read(new Uint8Array(1024)), 5_000, "read");
     });
     const result = await unixTrigger(path, "I", { timeout: 5_000 });
-    assert.equal(await server, 2);
+    assert.equal(await within(server, 5_000, "server"), 2);
     assert.equal(result.peerClosed, true);
   }
 });
@@ -121,11 +121,11 @@ Deno.test("unixTrigger() counts a server that resets after reading the request a
     const server = listener.accept().then(async (conn) => {
       using _conn = conn;
       const buffer = new Uint8Array(1);
-      assert.equal(await conn.read(buffer), 1);
+      assert.equal(await within(conn.read(buffer), 5_000, "read"), 1);
       return buffer[0];
     });
     const result = await unixTrigger(path, "I", { timeout: 5_000 });
-    assert.equal(await server, 0x49);
+    assert.equal(await within(server, 5_000, "server"), 0x49);
     assert.equal(result.peerClosed, true);
     assert.equal(result.bytes, 2);
   }
