@@ -16,7 +16,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { trigger } from "./trigger/trigger.ts";
+import { trigger, type TriggerResult } from "./trigger/trigger.ts";
 import { serveTriggers, type TriggerRequest, type TriggerServer } from "./trigger/trigger_server.ts";
 import { type Endpoint, parseEndpoint } from "./trigger/_endpoint.ts";
 import { fifoListen, type FifoListener } from "./listen/fifo_listen.ts";
@@ -43,7 +43,9 @@ Options:
   --timeout MS            give up after MS milliseconds (default 10000)
   --queue-directory DIR   Postfix queue directory (default /var/spool/postfix)
 
-Exit status: 0 delivered, 1 not delivered (reason on stderr), 2 usage error.`,
+Exit status: 0 delivered (the server read the request and closed; a FIFO:
+written), 1 not delivered or not confirmed (a reset, or no answer within the
+timeout; the reason on stderr), 2 usage error. postkick exits 0 once written.`,
   watch: `Usage: postnet watch [--count N] [--mode OCTAL] [--max-request-bytes N] ENDPOINT
 
 Creates the socket or FIFO at ENDPOINT (unix:PATH, fifo:PATH, inet:HOST:PORT,
@@ -132,8 +134,21 @@ async function kick(args: string[]): Promise<number> {
     throw new UsageError("expected ENDPOINT REQUEST or CLASS SERVICE REQUEST");
   }
   parseEndpoint(endpoint, "client");
-  await trigger(endpoint, request, { timeout });
-  return 0;
+  return confirmed(await trigger(endpoint, request, { timeout }), timeout ?? 10_000);
+}
+
+/**
+ * The exit status of a kick: 0 for a confirmed receipt (the server read the
+ * request and closed; a FIFO: written), else 1 with one line saying what
+ * happened. postkick exits 0 once the request is written.
+ */
+function confirmed(result: TriggerResult, timeout: number): number {
+  if (result.outcome === "closed" || result.outcome === "written") return 0;
+  const why = result.outcome === "reset"
+    ? "the server reset the connection; the request was written but probably not read"
+    : `no answer within ${timeout} ms; the request was written, but its receipt is not confirmed`;
+  console.error(`postnet kick: ${cannot("trigger", result.endpoint)}: ${why}`);
+  return 1;
 }
 
 async function watch(args: string[]): Promise<number> {
