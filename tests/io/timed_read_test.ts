@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { timedRead } from "../../io/mod.ts";
-import { delay, within } from "../_util.ts";
+import { delay, mkfifo, tempDir, within } from "../_util.ts";
 import { bytes, pair, text, TRANSPORTS } from "./_pair.ts";
 
 /** A generous bound for "settles": the machine is shared and noisy. */
@@ -170,6 +170,34 @@ for (const transport of TRANSPORTS) {
     assert.deepEqual(Uint8Array.from(got), sent);
   });
 }
+
+Deno.test("timedRead() on a FIFO opened with Deno.open: a timed-out read is kept, and a close settles it", async () => {
+  await using dir = await tempDir("postnet-io-");
+  const path = `${dir.path}/fifo`;
+  await mkfifo(path, 0o600);
+  // Opened read-write: the open does not wait for a writer, and the FIFO never reports end-of-file.
+  using fifo = await Deno.open(path, { read: true, write: true });
+  // A separate writer: Deno runs one op at a time on a file, so a write on `fifo` would wait behind its read.
+  using writer = await Deno.open(path, { write: true });
+  const buffer = new Uint8Array(64);
+  await assert.rejects(timedRead(fifo, buffer, { timeout: 50 }), isTimeout(50));
+  await writer.write(bytes("W"));
+  assert.equal(text(buffer, await timedRead(fifo, buffer, { timeout: SETTLE_MS })), "W");
+  // Another read is kept in flight, and a call waits on it; closing the FIFO ends both (Deno 2.9.6
+  // interrupts the read), so no op is left behind.
+  await assert.rejects(timedRead(fifo, buffer, { timeout: 50 }), isTimeout(50));
+  const waiting = timedRead(fifo, buffer, { timeout: 60_000 });
+  await delay(20);
+  fifo.close();
+  await within(
+    assert.rejects(
+      waiting,
+      (error) => error instanceof Deno.errors.Interrupted || error instanceof Deno.errors.BadResource,
+    ),
+    SETTLE_MS,
+    "the pending timedRead on the FIFO",
+  );
+});
 
 Deno.test("timedRead() rejects bad input with TypeError or RangeError before any I/O", async () => {
   await using p = await pair("tcp");
