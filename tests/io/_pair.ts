@@ -33,10 +33,11 @@ export function closeQuietly(conn: { close(): void }): void {
 /** Connects a pair over `transport`: loopback port 0, or a socket in a fresh temp dir. */
 export async function pair(transport: Transport): Promise<Pair> {
   const dir = transport === "unix" ? await tempDir("postnet-io-") : undefined;
-  const listener = transport === "tcp"
-    ? Deno.listen({ hostname: "127.0.0.1", port: 0 })
-    : Deno.listen({ transport: "unix", path: `${dir!.path}/sock` });
+  let listener: Deno.Listener | undefined;
   try {
+    listener = transport === "tcp"
+      ? Deno.listen({ hostname: "127.0.0.1", port: 0 })
+      : Deno.listen({ transport: "unix", path: `${dir!.path}/sock` });
     const [conn, peer] = await Promise.all([
       transport === "tcp"
         ? Deno.connect({ hostname: "127.0.0.1", port: (listener.addr as Deno.NetAddr).port })
@@ -52,8 +53,11 @@ export async function pair(transport: Transport): Promise<Pair> {
         await dir?.[Symbol.asyncDispose]();
       },
     };
+  } catch (error) {
+    await dir?.[Symbol.asyncDispose]();
+    throw error;
   } finally {
-    listener.close();
+    listener?.close();
   }
 }
 
