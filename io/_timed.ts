@@ -92,6 +92,8 @@ export async function boundedRead(
   into: Uint8Array | undefined,
   deadline: Deadline,
 ): Promise<number | null> {
+  // A caller's signal aborted already: no turn, no read (timeout 0 still takes what an earlier read received).
+  if (deadline.aborted && !deadline.timedOut) throw deadline.reason;
   let state = STATES.get(conn);
   if (state === undefined) {
     state = {
@@ -112,6 +114,8 @@ export async function boundedRead(
     if (previous !== undefined) await within(previous, deadline);
     if (state.inflight !== undefined) await within(state.inflight, deadline);
     if (state.ready === undefined && !state.eof && state.failed === undefined) {
+      // A deadline passed already starts no read: within() would check it only after the read began.
+      deadline.throwIfAborted();
       await within(startRead(conn, state, into?.length ?? 0), deadline);
     }
     return into === undefined ? 0 : handOut(state, into);
