@@ -207,6 +207,8 @@ export async function writeAll(
     while (progress.written < bytes.length) {
       progress.written += await conn.write(progress.written === 0 ? bytes : bytes.subarray(progress.written));
     }
+    // The deadline may pass in the turn the last write completes: the connection is closed then.
+    if (progress.closed) throw deadline.reason;
   } catch (error) {
     if (progress.closed) throw deadline.reason;
     throw error;

@@ -23,7 +23,9 @@ export interface WriteBufOptions {
  * cannot be cancelled in Deno, and a stream cut in the middle of a record
  * is unusable anyway. The promise then rejects with a `TimeoutError` or
  * `signal.reason`. A peer that stops reading therefore costs at most the
- * timeout. Needs no permission beyond the connection's own.
+ * timeout. A signal that has aborted already, or a timeout of 0, writes
+ * nothing and leaves the connection open. Needs no permission beyond the
+ * connection's own.
  *
  * @param conn The connection to write to.
  * @param bytes What to write, all of it.
