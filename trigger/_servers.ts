@@ -8,6 +8,8 @@ import { formatHostPort } from "../connect/_host_port.ts";
 import { Deadline, startTimer } from "../_deadline.ts";
 import type { FifoListener } from "../listen/fifo_listen.ts";
 import { readRequest } from "./_read_request.ts";
+import { isOutOfDescriptors } from "./_limits.ts";
+import { cannot, withEndpoint } from "../_errors.ts";
 import type { TriggerTransport } from "./_request.ts";
 import type { TriggerHandler, TriggerRequest, TriggerServer } from "./trigger_server.ts";
 
@@ -96,6 +98,15 @@ function callHandler(
   });
 }
 
+/** The one report of an episode without descriptors: names the endpoint and what happens next. */
+function outOfDescriptors(error: unknown, endpoint: string): unknown {
+  const named = withEndpoint(error, cannot("accept on", endpoint));
+  if (named instanceof Error) {
+    named.message += "; new connections wait in the listen queue until descriptors free (reported once)";
+  }
+  return named;
+}
+
 /** A client that reset or went away: no fault of the server's, so not reported. */
 function isClientGone(error: unknown): boolean {
   return error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.ConnectionAborted ||
@@ -129,6 +140,8 @@ export class StreamServer implements TriggerServer {
 
   async #acceptLoop(): Promise<void> {
     const { maxConnections } = this.#settings;
+    // Milliseconds of the current back-off while accept finds no descriptor; 0 outside such an episode.
+    let starvedFor = 0;
     while (!this.#closing) {
       // Flow control: beyond maxConnections, new connections wait in the listen queue.
       if (this.#running >= maxConnections) {
@@ -143,15 +156,22 @@ export class StreamServer implements TriggerServer {
         if (this.#closing) break;
         // A client that went away while queued: its business, not the server's.
         if (isClientGone(error)) continue;
-        this.#settings.onError(error);
-        // Any other accept error (EMFILE, say): back off until a slot frees or
-        // 100 ms pass, then try again; only close() ends the loop.
+        // No descriptor left (something else in the process holds them): say
+        // so once per episode, not once per retry, and retry less and less
+        // often (10 ms doubling to 1 s) or as soon as a slot frees.
+        const starved = isOutOfDescriptors(error);
+        if (!starved) this.#settings.onError(error);
+        else if (starvedFor === 0) this.#settings.onError(outOfDescriptors(error, this.endpoint));
+        starvedFor = starved ? Math.min(1_000, Math.max(10, starvedFor * 2)) : 0;
+        // Any other accept error: back off 100 ms the same way; only close() ends the loop.
         this.#slotFree = Promise.withResolvers<void>();
-        const backoff = startTimer(() => this.#slotFree?.resolve(), 100);
+        const backoff = startTimer(() => this.#slotFree?.resolve(), starved ? starvedFor : 100);
         await this.#slotFree.promise;
         clearTimeout(backoff);
         continue;
       }
+      // The episode, if any, is over: descriptors are free again.
+      starvedFor = 0;
       this.#running++;
       void this.#serve(conn);
     }

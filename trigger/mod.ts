@@ -33,7 +33,7 @@
  * | {@linkcode unixTrigger} | `--allow-read=PATH --allow-write=PATH --allow-net=unix:/ABS/PATH` |
  * | {@linkcode fifoTrigger} | `--allow-read=PATH --allow-write=PATH` |
  * | {@linkcode trigger} | those of the transport used |
- * | {@linkcode serveTriggers} | those of {@linkcode inetListen}, {@linkcode unixListen} or {@linkcode fifoListen} |
+ * | {@linkcode serveTriggers} | those of {@linkcode inetListen}, {@linkcode unixListen} or {@linkcode fifoListen}; `--allow-read=/proc/self/limits` to size its default `maxConnections` |
  *
  * @module
  */

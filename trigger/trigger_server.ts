@@ -12,6 +12,7 @@ import { parseEndpoint } from "./_endpoint.ts";
 import { lstatOrUndefined } from "../listen/_path_kind.ts";
 import { cannot } from "../_errors.ts";
 import { FifoServer, type Settings, StreamServer } from "./_servers.ts";
+import { defaultMaxConnections } from "./_limits.ts";
 import type { TriggerTransport } from "./_request.ts";
 import { checkOptions } from "../_options.ts";
 
@@ -57,10 +58,17 @@ export interface ServeTriggersOptions {
   maxRequestBytes?: number;
   /**
    * Most triggers in progress at once (a connection being read, then its
-   * handler). Beyond it, new connections wait in the listen queue. Each
-   * silent connection costs about 10 KiB until `readTimeout` closes it; the
-   * default lets 1,000 silent connections sit without delaying real triggers.
-   * @default {2048}
+   * handler). Beyond it, new connections wait in the listen queue (and the
+   * backlog refuses the rest). Each connection holds a file descriptor and
+   * about 10 KiB until `readTimeout` closes it. The default keeps the
+   * server's descriptors below the process's soft limit (RLIMIT_NOFILE, read
+   * from `/proc/self/limits` when `--allow-read=/proc/self/limits` is
+   * granted): 2048, or the limit less an eighth of it (at least 64) for the
+   * rest of the process, e.g. 192 under a limit of 256. Where the limit
+   * cannot be read, 2048. A larger value is the caller's choice: past the
+   * limit, accept fails with EMFILE, which the server reports once per
+   * episode and retries with a growing pause until descriptors free.
+   * @default {2048, or fewer under a low descriptor limit}
    */
   maxConnections?: number;
   /**
@@ -167,7 +175,7 @@ export async function serveTriggers(
     readTimeout: checkTimeout("readTimeout", options.readTimeout, 10_000),
     pause: checkTimeout("pause", options.pause, 100),
     maxRequestBytes: checkCount("maxRequestBytes", options.maxRequestBytes, 1024),
-    maxConnections: checkCount("maxConnections", options.maxConnections, 2048),
+    maxConnections: checkCount("maxConnections", options.maxConnections, defaultMaxConnections()),
     handlerTimeout: checkTimeout("handlerTimeout", options.handlerTimeout, 10_000),
     onError: options.onError ?? ((error: unknown) => globalThis.reportError(error)),
     handler,

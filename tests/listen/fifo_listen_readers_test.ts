@@ -20,20 +20,24 @@ function writeNonBlocking(path: string, bytes: Uint8Array): void {
   }
 }
 
-/** A child process that holds `path` open for reading and writing until killed. */
-function holdOpen(path: string, command = 'exec sleep 60 <>"$0"'): Deno.ChildProcess & AsyncDisposable {
+/** A child process that holds `path` open (for reading and writing, by default) until killed; `exit` is its output. */
+function holdOpen(
+  path: string,
+  command = 'exec sleep 60 <>"$0"',
+): { exit: Promise<Deno.CommandOutput> } & AsyncDisposable {
   const child = new Deno.Command("sh", { args: ["-c", command, path], stdin: "null", stdout: "piped" }).spawn();
-  return Object.assign(child, {
+  const exit = child.output();
+  return {
+    exit,
     async [Symbol.asyncDispose]() {
       try {
         child.kill("SIGKILL");
       } catch {
-        // Already gone (and its output already taken).
-        return;
+        // Already gone.
       }
-      await within(child.output(), 5_000, "the holder's exit");
+      await within(exit, 5_000, "the holder's exit");
     },
-  });
+  };
 }
 
 /** Waits until another process holds the FIFO open for reading (a non-blocking writer's open succeeds). */
@@ -81,28 +85,41 @@ Deno.test("fifoListen() close() settles when a reader that came later takes the 
   const path = `${dir.path}/qmgr`;
   // Made by the test, so that the test can still write to it if the listener's read were stuck.
   await mkfifo(path);
-  const fifo = await fifoListen(path);
-  const first = fifo.read();
-  // A second reader comes and blocks behind the listener's read.
-  await using reader = holdOpen(path, 'exec head -c 1 "$0"');
-  await delay(100);
-  writeNonBlocking(path, new TextEncoder().encode("W"));
-  assert.equal(decoder.decode((await within(first, 5_000, "first read"))!), "W");
-  // Linux wakes blocked readers in turn: the listener's next read waits behind
-  // the other reader, which takes the first byte written.
-  const pending = fifo.read();
-  await delay(100);
-  let outcome: unknown = "closed";
-  await within(fifo.close(), 3_000, "close()").catch((error) => outcome = error);
-  if (outcome !== "closed") {
-    assert.ok(outcome instanceof Deno.errors.Busy, String(outcome));
-    // The listener's read is still pending: release it, so no operation is left behind.
-    writeNonBlocking(path, new Uint8Array([1]));
+  // Linux wakes blocked readers in turn. The race needs the other reader
+  // queued AHEAD of the listener's read at close(): get it queued behind a
+  // first read, let that read take a byte, and the listener's next read is
+  // behind it. Setting that order up can miss under load (the other reader
+  // may block first and take the byte): then the round is set up again, at
+  // most five times, and the race must have happened once.
+  let raced = false;
+  for (let round = 0; round < 5 && !raced; round++) {
+    const fifo = await fifoListen(path);
+    const first = fifo.read();
+    await using reader = holdOpen(path, 'exec head -c 1 "$0"');
+    await delay(100);
+    writeNonBlocking(path, new TextEncoder().encode("W"));
+    const firstTook = await within(
+      Promise.race([first.then(() => true), reader.exit.then(() => false)]),
+      5_000,
+      "the byte W taken by one of the two readers",
+    );
+    const pending = firstTook ? fifo.read() : first;
+    if (firstTook) await delay(100);
+    let outcome: unknown = "closed";
+    await within(fifo.close(), 3_000, "close()").catch((error) => outcome = error);
+    if (outcome !== "closed") {
+      assert.ok(outcome instanceof Deno.errors.Busy, String(outcome));
+      // The listener's read is still pending: release it, so no operation is left behind.
+      writeNonBlocking(path, new Uint8Array([1]));
+    }
+    assert.equal(await within(pending, 5_000, "the pending read"), null);
+    if (!firstTook) continue;
+    // The race happened: the other reader took a wake-up byte (and exited).
+    const { stdout } = await within(reader.exit, 5_000, "the reader's exit");
+    assert.deepEqual([...stdout], [0], "the other reader got a wake-up byte");
+    raced = true;
   }
-  assert.equal(await within(pending, 5_000, "the pending read"), null);
-  // The race happened: the other reader took a wake-up byte (and exited).
-  const { stdout } = await within(reader.output(), 5_000, "the reader's exit");
-  assert.deepEqual([...stdout], [0], "the other reader got a wake-up byte");
+  assert.ok(raced, "the other reader was never queued ahead of the listener's read");
 });
 
 Deno.test("fifoListen() read() skips a lone NUL, which only a closing listener writes", async () => {
