@@ -100,16 +100,16 @@ export interface RawServer {
 /**
  * A raw Deno trigger server on a stream listener: accept, read until the NUL
  * (or end-of-file, or 1024 bytes), close, report the byte count. No read
- * timeout, no connection limit.
+ * timeout, no connection limit; with `readTimeout`, the "bounded" raw
+ * server: one `setTimeout` per connection that closes it.
  */
 export function rawStreamServer(
   listener: Deno.Listener,
   onTrigger: (bytes: number) => void = () => {},
+  readTimeout?: number,
 ): RawServer {
-  const open = new Set<Deno.Conn>();
-  let closing = false;
-  async function serve(conn: Deno.Conn): Promise<void> {
-    open.add(conn);
+  return serveEach(listener, async (conn, close) => {
+    const timer = readTimeout === undefined ? undefined : setTimeout(close, readTimeout);
     const buffer = new Uint8Array(1024);
     let length = 0;
     try {
@@ -120,12 +120,50 @@ export function rawStreamServer(
         if (buffer[length - 1] === 0) break;
       }
     } catch {
-      // A reset or our own close: the byte count says what arrived.
+      // A reset or a close: the byte count says what arrived.
     } finally {
-      open.delete(conn);
-      if (!closing) conn.close();
+      clearTimeout(timer);
+      close();
     }
     onTrigger(length);
+  });
+}
+
+/** A raw Deno echo peer: accept, write back whatever arrives until end-of-file, close. */
+export function rawEchoServer(listener: Deno.Listener): RawServer {
+  return serveEach(listener, async (conn) => {
+    const buffer = new Uint8Array(4096);
+    for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+      for (let written = 0; written < n;) written += await conn.write(buffer.subarray(written, n));
+    }
+  });
+}
+
+/**
+ * Accepts connections on `listener` and hands each to `handle` with a
+ * `close` that closes it once, however often it is called; closes it after
+ * `handle` too. Closing the server closes the listener and every open
+ * connection.
+ */
+function serveEach(listener: Deno.Listener, handle: (conn: Deno.Conn, close: () => void) => Promise<void>): RawServer {
+  const open = new Set<() => void>();
+  let closing = false;
+  async function serve(conn: Deno.Conn): Promise<void> {
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      open.delete(close);
+      conn.close();
+    };
+    open.add(close);
+    try {
+      await handle(conn, close);
+    } catch {
+      // A reset, or our own close.
+    } finally {
+      close();
+    }
   }
   const loop = (async () => {
     while (!closing) {
@@ -143,7 +181,7 @@ export function rawStreamServer(
     if (closing) return;
     closing = true;
     listener.close();
-    for (const conn of open) conn.close();
+    for (const close of open) close();
   }
   return {
     closeSync,
