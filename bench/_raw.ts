@@ -44,17 +44,31 @@ export function rawFifoTrigger(path: string): void {
   }
 }
 
+/** Arms a bound that runs `fire` after `ms`; returns what disarms it. */
+export type Arm = (fire: () => void, ms: number) => () => void;
+
+/** The plain way to bound an operation: a `setTimeout` of its own, cleared when it is done. */
+export const timerPerOperation: Arm = (fire, ms) => {
+  const timer = setTimeout(fire, ms);
+  return () => clearTimeout(timer);
+};
+
 /**
  * The raw Deno stream trigger with the bounds postnet keeps, and nothing
  * else: one timer per trigger that closes the socket when it fires, and a
  * signal on the TCP connect (Deno cannot cancel a TCP connect without one).
- * What raw Deno costs to never hang: the floor for postnet's clients.
+ * What raw Deno costs to never hang with plain timers; `arm` swaps the timer
+ * for another kind of bound.
  */
-export async function boundedStreamTrigger(target: StreamTarget, timeout = 10_000): Promise<void> {
+export async function boundedStreamTrigger(
+  target: StreamTarget,
+  timeout = 10_000,
+  arm: Arm = timerPerOperation,
+): Promise<void> {
   const controller = new AbortController();
   let conn: Deno.Conn | undefined;
   let closed = false;
-  const timer = setTimeout(() => {
+  const disarm = arm(() => {
     controller.abort();
     closed = true;
     conn?.close();
@@ -67,7 +81,7 @@ export async function boundedStreamTrigger(target: StreamTarget, timeout = 10_00
   } catch (error) {
     if (!(error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset)) throw error;
   } finally {
-    clearTimeout(timer);
+    disarm();
     if (!closed) conn?.close();
   }
 }
@@ -255,12 +269,16 @@ export interface Peers {
   unixPath: string;
   /** Path of the FIFO a `fifoListen` reader drains. */
   fifoPath: string;
+  /** Port of the raw TCP echo peer on 127.0.0.1. */
+  echoPort: number;
+  /** Path of the raw UNIX-domain echo peer. */
+  echoUnixPath: string;
 }
 
 /**
- * Starts the raw stream servers and a draining `fifoListen` reader in a
- * Worker (bench/_server_worker.ts), in a fresh temp dir; all stopped and
- * removed when the process unloads.
+ * Starts the raw stream servers, a draining `fifoListen` reader and the raw
+ * echo peers in a Worker (bench/_server_worker.ts), in a fresh temp dir; all
+ * stopped and removed when the process unloads.
  */
 export async function startPeers(): Promise<Peers> {
   const dir = await Deno.makeTempDir({ prefix: "postnet-bench-" });
