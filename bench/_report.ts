@@ -131,7 +131,7 @@ export function chart(rows: Row[], rounds: number): string {
   const colors: Record<Impl, string> = { raw: "#7f8c8d", bounded: "#bdc3c7", postnet: "#2e86de", node: "#27ae60" };
   const names: Record<Impl, string> = {
     raw: "raw Deno",
-    bounded: "raw Deno + timers",
+    bounded: "bounded raw Deno (a timer per operation; FIFO client: safe-open checks)",
     postnet: "postnet",
     node: "Node.js",
   };
@@ -180,10 +180,14 @@ export function chart(rows: Row[], rounds: number): string {
     });
     y += rowHeight;
   }
-  const legend = impls.map((impl, i) =>
-    `<rect x="${left - 200 + i * 150}" y="32" width="12" height="12" fill="${colors[impl]}"/>` +
-    `<text x="${left - 200 + i * 150 + 16}" y="42">${names[impl]}</text>`
-  );
+  // Each legend entry as wide as its name (about 6.5 px a character at 12 px).
+  let x = 10;
+  const legend = impls.map((impl) => {
+    const entry = `<rect x="${x}" y="32" width="12" height="12" fill="${colors[impl]}"/>` +
+      `<text x="${x + 16}" y="42">${escape(names[impl])}</text>`;
+    x += 16 + names[impl].length * 6.5 + 24;
+    return entry;
+  });
   const height = y + 20;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
