@@ -6,9 +6,13 @@
  * line: requests `{id, op, ...}`, answers `{id, ok: true, ...}` or
  * `{id, ok: false, error}`. Requests run concurrently.
  *
- * - `serve {impl: "raw"|"postnet", transport, path?, options?, ack?}` -> `{key, port?, path?}`;
+ * - `serve {impl: "raw"|"bounded"|"postnet", transport, path?, options?, ack?}` -> `{key, port?, path?}`;
  *   with `ack` (a FIFO path), the server writes one byte there per byte received; with
- *   `backlog` (postnet, inet), the listener is made with that listen(2) backlog
+ *   `backlog` (postnet, inet), the listener is made with that listen(2) backlog; "bounded"
+ *   (inet, unix) is the raw server with a timer per connection (`options.readTimeout`)
+ * - `echo {transport, path?}` -> `{key, port?, path?}`: a raw echo peer (closed with `closeServer`)
+ * - `pingPong {impl: "raw"|"bounded"|"postnet", transport, target, n}` -> `{elapsed}`: one
+ *   connection, `n` request-reply exchanges with the echo peer (bench/_exchange.ts), timed
  * - `stats {key, reset?}` -> `{triggers, bytes}`
  * - `waitBytes {key, bytes, timeout}` -> `{span}` (ms from first to last arrival)
  * - `closeServer {key}`
@@ -29,10 +33,12 @@
 import { readLines, writeJsonLine } from "./_lines.ts";
 import { fifoTrigger, inetTrigger, serveTriggers, type TriggerServer, unixTrigger } from "../trigger/mod.ts";
 import { inetListen } from "../listen/inet_listen.ts";
+import { boundedExchange, postnetExchange, rawExchange } from "./_exchange.ts";
 import {
   boundedFifoTrigger,
   boundedStreamTrigger,
   mkfifo,
+  rawEchoServer,
   rawFifoServer,
   rawFifoTrigger,
   type RawServer,
@@ -90,18 +96,19 @@ async function serve(request: Request): Promise<Record<string, unknown>> {
   };
   let address: Target;
   let stop: () => Promise<void>;
-  if (request.impl === "raw") {
+  if (request.impl === "raw" || request.impl === "bounded") {
     let server: RawServer;
     if (transport === "fifo") {
       await mkfifo(path!);
       server = await rawFifoServer(path!, (bytes) => arrive(bytes, bytes));
       address = { path };
     } else {
-      const listener = transport === "inet"
-        ? Deno.listen({ hostname: "127.0.0.1", port: 0 })
-        : Deno.listen({ transport: "unix", path: path! });
-      server = rawStreamServer(listener, (bytes) => arrive(1, bytes));
-      address = transport === "inet" ? { port: (listener.addr as Deno.NetAddr).port } : { path };
+      const listening = listenOn(transport, path);
+      const readTimeout = request.impl === "bounded"
+        ? (request.options as { readTimeout: number }).readTimeout
+        : undefined;
+      server = rawStreamServer(listening.listener, (bytes) => arrive(1, bytes), readTimeout);
+      address = listening.address;
     }
     stop = async () => {
       await server.close();
@@ -130,6 +137,44 @@ async function serve(request: Request): Promise<Record<string, unknown>> {
   }
   servers.set(key, { count, stop });
   return { key, ...address };
+}
+
+/** A stream listener on loopback port 0, or at `path`. */
+function listenOn(transport: Transport, path: string | undefined): { listener: Deno.Listener; address: Target } {
+  if (transport === "inet") {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    return { listener, address: { port: listener.addr.port } };
+  }
+  return { listener: Deno.listen({ transport: "unix", path: path! }), address: { path } };
+}
+
+/** A raw echo peer for the ping-pong exchanges. */
+function echo(request: Request): Record<string, unknown> {
+  const { listener, address } = listenOn(request.transport as Transport, request.path as string | undefined);
+  const server = rawEchoServer(listener);
+  const key = `echo-${request.transport}-${nextKey++}`;
+  servers.set(key, { count: new Counter(), stop: () => server.close() });
+  return { key, ...address };
+}
+
+/** One connection to the echo peer, `n` exchanges of the kind `impl` on it; only the exchanges are timed. */
+async function pingPong(request: Request): Promise<Record<string, unknown>> {
+  const { port, path } = request.target as Target;
+  const exchange = { raw: rawExchange, bounded: boundedExchange, postnet: postnetExchange }[
+    request.impl as "raw" | "bounded" | "postnet"
+  ];
+  const conn = request.transport === "inet"
+    ? await Deno.connect({ hostname: "127.0.0.1", port: port! })
+    : await Deno.connect({ transport: "unix", path: path! });
+  try {
+    const buffer = new Uint8Array(64);
+    const n = request.n as number;
+    const start = performance.now();
+    for (let i = 0; i < n; i++) await exchange(conn, buffer);
+    return { elapsed: performance.now() - start };
+  } finally {
+    conn.close();
+  }
 }
 
 /** One trigger of the kind `impl` sends over `transport`. */
@@ -354,6 +399,10 @@ async function handle(request: Request): Promise<Record<string, unknown>> {
       return {};
     case "run":
       return await run(request);
+    case "echo":
+      return echo(request);
+    case "pingPong":
+      return await pingPong(request);
     case "burst":
       return await timed(request, 0);
     case "paced":

@@ -44,17 +44,31 @@ export function rawFifoTrigger(path: string): void {
   }
 }
 
+/** Arms a bound that runs `fire` after `ms`; returns what disarms it. */
+export type Arm = (fire: () => void, ms: number) => () => void;
+
+/** The plain way to bound an operation: a `setTimeout` of its own, cleared when it is done. */
+export const timerPerOperation: Arm = (fire, ms) => {
+  const timer = setTimeout(fire, ms);
+  return () => clearTimeout(timer);
+};
+
 /**
  * The raw Deno stream trigger with the bounds postnet keeps, and nothing
  * else: one timer per trigger that closes the socket when it fires, and a
  * signal on the TCP connect (Deno cannot cancel a TCP connect without one).
- * What raw Deno costs to never hang: the floor for postnet's clients.
+ * What raw Deno costs to never hang with plain timers; `arm` swaps the timer
+ * for another kind of bound.
  */
-export async function boundedStreamTrigger(target: StreamTarget, timeout = 10_000): Promise<void> {
+export async function boundedStreamTrigger(
+  target: StreamTarget,
+  timeout = 10_000,
+  arm: Arm = timerPerOperation,
+): Promise<void> {
   const controller = new AbortController();
   let conn: Deno.Conn | undefined;
   let closed = false;
-  const timer = setTimeout(() => {
+  const disarm = arm(() => {
     controller.abort();
     closed = true;
     conn?.close();
@@ -67,7 +81,7 @@ export async function boundedStreamTrigger(target: StreamTarget, timeout = 10_00
   } catch (error) {
     if (!(error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset)) throw error;
   } finally {
-    clearTimeout(timer);
+    disarm();
     if (!closed) conn?.close();
   }
 }
@@ -100,16 +114,16 @@ export interface RawServer {
 /**
  * A raw Deno trigger server on a stream listener: accept, read until the NUL
  * (or end-of-file, or 1024 bytes), close, report the byte count. No read
- * timeout, no connection limit.
+ * timeout, no connection limit; with `readTimeout`, the "bounded" raw
+ * server: one `setTimeout` per connection that closes it.
  */
 export function rawStreamServer(
   listener: Deno.Listener,
   onTrigger: (bytes: number) => void = () => {},
+  readTimeout?: number,
 ): RawServer {
-  const open = new Set<Deno.Conn>();
-  let closing = false;
-  async function serve(conn: Deno.Conn): Promise<void> {
-    open.add(conn);
+  return serveEach(listener, async (conn, close) => {
+    const timer = readTimeout === undefined ? undefined : setTimeout(close, readTimeout);
     const buffer = new Uint8Array(1024);
     let length = 0;
     try {
@@ -120,12 +134,50 @@ export function rawStreamServer(
         if (buffer[length - 1] === 0) break;
       }
     } catch {
-      // A reset or our own close: the byte count says what arrived.
+      // A reset or a close: the byte count says what arrived.
     } finally {
-      open.delete(conn);
-      if (!closing) conn.close();
+      clearTimeout(timer);
+      close();
     }
     onTrigger(length);
+  });
+}
+
+/** A raw Deno echo peer: accept, write back whatever arrives until end-of-file, close. */
+export function rawEchoServer(listener: Deno.Listener): RawServer {
+  return serveEach(listener, async (conn) => {
+    const buffer = new Uint8Array(4096);
+    for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+      for (let written = 0; written < n;) written += await conn.write(buffer.subarray(written, n));
+    }
+  });
+}
+
+/**
+ * Accepts connections on `listener` and hands each to `handle` with a
+ * `close` that closes it once, however often it is called; closes it after
+ * `handle` too. Closing the server closes the listener and every open
+ * connection.
+ */
+function serveEach(listener: Deno.Listener, handle: (conn: Deno.Conn, close: () => void) => Promise<void>): RawServer {
+  const open = new Set<() => void>();
+  let closing = false;
+  async function serve(conn: Deno.Conn): Promise<void> {
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      open.delete(close);
+      conn.close();
+    };
+    open.add(close);
+    try {
+      await handle(conn, close);
+    } catch {
+      // A reset, or our own close.
+    } finally {
+      close();
+    }
   }
   const loop = (async () => {
     while (!closing) {
@@ -143,7 +195,7 @@ export function rawStreamServer(
     if (closing) return;
     closing = true;
     listener.close();
-    for (const conn of open) conn.close();
+    for (const close of open) close();
   }
   return {
     closeSync,
@@ -217,12 +269,16 @@ export interface Peers {
   unixPath: string;
   /** Path of the FIFO a `fifoListen` reader drains. */
   fifoPath: string;
+  /** Port of the raw TCP echo peer on 127.0.0.1. */
+  echoPort: number;
+  /** Path of the raw UNIX-domain echo peer. */
+  echoUnixPath: string;
 }
 
 /**
- * Starts the raw stream servers and a draining `fifoListen` reader in a
- * Worker (bench/_server_worker.ts), in a fresh temp dir; all stopped and
- * removed when the process unloads.
+ * Starts the raw stream servers, a draining `fifoListen` reader and the raw
+ * echo peers in a Worker (bench/_server_worker.ts), in a fresh temp dir; all
+ * stopped and removed when the process unloads.
  */
 export async function startPeers(): Promise<Peers> {
   const dir = await Deno.makeTempDir({ prefix: "postnet-bench-" });

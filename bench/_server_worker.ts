@@ -3,14 +3,15 @@
  * its own thread, so the timed region holds client work only and the FIFO
  * is drained while a synchronous benchmark keeps the main thread busy.
  *
- * Message in: `{ dir }`. Message out: `{ port, unixPath, fifoPath }` once the
- * raw TCP and UNIX-domain servers and the `fifoListen` reader are up.
+ * Message in: `{ dir }`. Message out: `{ port, unixPath, fifoPath, echoPort,
+ * echoUnixPath }` once the raw TCP and UNIX-domain trigger servers, the
+ * `fifoListen` reader and the raw echo peers are up.
  *
  * @module
  */
 /// <reference lib="deno.worker" />
 import { fifoListen } from "../listen/fifo_listen.ts";
-import { type Peers, rawStreamServer } from "./_raw.ts";
+import { type Peers, rawEchoServer, rawStreamServer } from "./_raw.ts";
 
 self.onmessage = async (event: MessageEvent<{ dir: string }>) => {
   const { dir } = event.data;
@@ -23,5 +24,11 @@ self.onmessage = async (event: MessageEvent<{ dir: string }>) => {
   void (async () => {
     for await (const _chunk of fifo);
   })();
-  self.postMessage({ port: tcp.addr.port, unixPath, fifoPath } satisfies Peers);
+  const echoTcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const echoUnixPath = `${dir}/echo.sock`;
+  rawEchoServer(echoTcp);
+  rawEchoServer(Deno.listen({ transport: "unix", path: echoUnixPath }));
+  self.postMessage(
+    { port: tcp.addr.port, unixPath, fifoPath, echoPort: echoTcp.addr.port, echoUnixPath } satisfies Peers,
+  );
 };

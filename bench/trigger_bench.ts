@@ -9,7 +9,15 @@
  * @module
  */
 import { fifoTrigger, inetTrigger, trigger, unixTrigger } from "../trigger/mod.ts";
-import { boundedFifoTrigger, boundedStreamTrigger, rawFifoTrigger, rawStreamTrigger, startPeers } from "./_raw.ts";
+import { Deadline } from "../_deadline.ts";
+import {
+  type Arm,
+  boundedFifoTrigger,
+  boundedStreamTrigger,
+  rawFifoTrigger,
+  rawStreamTrigger,
+  startPeers,
+} from "./_raw.ts";
 
 // Every fn is an async function: deno bench awaits only those, it would
 // start a plain function that returns a promise again without waiting.
@@ -21,6 +29,13 @@ const inetAddress = `127.0.0.1:${port}`;
 const inetTarget: Deno.ConnectOptions = { hostname: "127.0.0.1", port };
 const unixTarget: Deno.UnixConnectOptions = { transport: "unix", path: unixPath };
 
+/** The bound postnet uses: a deadline in the shared list of its duration (_deadline.ts), no timer of its own. */
+const sharedDeadline: Arm = (fire, ms) => {
+  const deadline = new Deadline("bench", ms);
+  deadline.onExpire(fire);
+  return () => deadline[Symbol.dispose]();
+};
+
 Deno.bench({
   name: "raw Deno.connect + write W\\0 + read to EOF + close",
   group: "inet trigger round trip",
@@ -31,6 +46,11 @@ Deno.bench({
   name: "raw, with the bounds postnet keeps (a timer, a connect signal)",
   group: "inet trigger round trip",
   fn: async () => await boundedStreamTrigger(inetTarget),
+});
+Deno.bench({
+  name: "raw, with the same bounds on postnet's shared deadline instead of a timer",
+  group: "inet trigger round trip",
+  fn: async () => await boundedStreamTrigger(inetTarget, 10_000, sharedDeadline),
 });
 Deno.bench({
   name: "inetTrigger()",
@@ -53,6 +73,11 @@ Deno.bench({
   name: "raw, with the bounds postnet keeps (a timer)",
   group: "unix trigger round trip",
   fn: async () => await boundedStreamTrigger(unixTarget),
+});
+Deno.bench({
+  name: "raw, with the timer swapped for postnet's shared deadline",
+  group: "unix trigger round trip",
+  fn: async () => await boundedStreamTrigger(unixTarget, 10_000, sharedDeadline),
 });
 Deno.bench({
   name: "unixTrigger()",
