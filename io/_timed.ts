@@ -61,16 +61,30 @@ export function bound(what: string, options: TimedOptions | undefined): Deadline
 interface ReadState {
   /** Where the connection's own reads go. */
   buffer: Uint8Array;
-  /** The read still in flight after a deadline passed; settles into `ready`, `eof` or `error`. */
-  inflight: Promise<void> | undefined;
+  /** Whether the connection's read is in flight (it may outlive the call that started it). */
+  reading: boolean;
   /** Bytes read and not yet handed out (a view of `buffer`). */
   ready: Uint8Array | undefined;
   /** End-of-file read and not yet handed out. */
   eof: boolean;
-  /** An error the read in flight ended with, not yet handed out. */
+  /** An error the read ended with, not yet handed out. */
   failed: { error: unknown } | undefined;
-  /** Settles when the last call that took a turn is done. */
-  turn: Promise<void> | undefined;
+  /** Whether a call holds the turn. */
+  busy: boolean;
+  /** The call that holds the turn and waits for the read in flight. */
+  current: Call | undefined;
+  /** Calls waiting for the turn, in call order. */
+  readonly waiting: Call[];
+}
+
+/** One timedRead or readWait call. */
+interface Call {
+  readonly into: Uint8Array | undefined;
+  readonly deadline: Deadline;
+  readonly resolve: (n: number | null) => void;
+  readonly reject: (error: unknown) => void;
+  /** Settled already (by its read, its deadline, or an error). */
+  done: boolean;
 }
 
 const STATES = new WeakMap<ReadableConn, ReadState>();
@@ -86,63 +100,123 @@ export function checkConn(conn: unknown, method: "read" | "write"): void {
  * One bounded read into `into` (or, with `into` undefined, a wait until
  * a read would not block, consuming nothing). Resolves to what the read
  * gave; rejects with the deadline's reason, keeping the read in flight.
+ *
+ * Calls on one connection take turns in call order. The hot path (no call
+ * waiting, nothing kept from before) is one read into the connection's
+ * buffer and one promise. `deadline` belongs to the call: it is disposed
+ * when the call settles.
  */
-export async function boundedRead(
+export function boundedRead(
   conn: ReadableConn,
   into: Uint8Array | undefined,
   deadline: Deadline,
 ): Promise<number | null> {
   // A caller's signal aborted already: no turn, no read (timeout 0 still takes what an earlier read received).
-  if (deadline.aborted && !deadline.timedOut) throw deadline.reason;
+  if (deadline.aborted && !deadline.timedOut) {
+    deadline[Symbol.dispose]();
+    return Promise.reject(deadline.reason);
+  }
   let state = STATES.get(conn);
   if (state === undefined) {
     state = {
       buffer: new Uint8Array(0),
-      inflight: undefined,
+      reading: false,
       ready: undefined,
       eof: false,
       failed: undefined,
-      turn: undefined,
+      busy: false,
+      current: undefined,
+      waiting: [],
     };
     STATES.set(conn, state);
   }
-  // Take a turn: reads on one connection are served in call order.
-  const previous = state.turn;
-  const { promise: done, resolve: release } = Promise.withResolvers<void>();
-  state.turn = done;
-  try {
-    if (previous !== undefined) await within(previous, deadline);
-    if (state.inflight !== undefined) await within(state.inflight, deadline);
-    if (state.ready === undefined && !state.eof && state.failed === undefined) {
-      // A deadline passed already starts no read: within() would check it only after the read began.
-      deadline.throwIfAborted();
-      await within(startRead(conn, state, into?.length ?? 0), deadline);
-    }
-    return into === undefined ? 0 : handOut(state, into);
-  } finally {
-    // The next turn starts once this one and the one before it are done.
-    const finish = () => {
-      if (state.turn === done) state.turn = undefined;
-      release();
-    };
-    if (previous === undefined) finish();
-    else previous.then(finish);
-  }
+  const held = state;
+  return new Promise<number | null>((resolve, reject) => {
+    const call: Call = { into, deadline, resolve, reject, done: false };
+    if (!held.busy) return take(conn, held, call);
+    // Another call holds the turn: wait for it, until the deadline.
+    held.waiting.push(call);
+    deadline.onExpire(() => settle(call, undefined, deadline.reason));
+  });
 }
 
-/** Starts the connection's own read; its outcome lands in the state, whether or not anyone still waits. */
-function startRead(conn: ReadableConn, state: ReadState, size: number): Promise<void> {
+/** Gives `call` the turn: hands out what is kept, or waits for the read in flight (starting one if none). */
+function take(conn: ReadableConn, state: ReadState, call: Call): void {
+  state.busy = true;
+  if (state.ready !== undefined || state.eof || state.failed !== undefined) return finish(conn, state, call);
+  // A deadline passed already starts no read.
+  if (call.deadline.aborted) {
+    settle(call, undefined, call.deadline.reason);
+    return release(conn, state);
+  }
+  state.current = call;
+  if (!state.reading) startRead(conn, state, call.into?.length ?? 0);
+  call.deadline.onExpire(() => {
+    // The read stays in flight; what it returns is kept for the next call.
+    if (state.current === call) state.current = undefined;
+    if (settle(call, undefined, call.deadline.reason)) release(conn, state);
+  });
+}
+
+/** Starts the connection's own read; its outcome is kept for whoever holds the turn, or comes next. */
+function startRead(conn: ReadableConn, state: ReadState, size: number): void {
   if (state.buffer.length < size || state.buffer.length === 0) state.buffer = new Uint8Array(Math.max(size, 4096));
-  const inflight = conn.read(state.buffer).then((n) => {
+  state.reading = true;
+  conn.read(state.buffer).then((n) => {
     if (n === null) state.eof = true;
     else state.ready = state.buffer.subarray(0, n);
+    readDone(conn, state);
   }, (error) => {
     state.failed = { error };
-  }).finally(() => {
-    state.inflight = undefined;
+    readDone(conn, state);
   });
-  state.inflight = inflight;
-  return inflight;
+}
+
+/** The connection's read settled: its outcome goes to the call holding the turn, if one still waits. */
+function readDone(conn: ReadableConn, state: ReadState): void {
+  state.reading = false;
+  const call = state.current;
+  state.current = undefined;
+  if (call !== undefined && !call.done) finish(conn, state, call);
+}
+
+/** Settles `call` with what is kept (a read hands it out; a wait leaves it), then passes the turn on. */
+function finish(conn: ReadableConn, state: ReadState, call: Call): void {
+  let value: number | null = 0;
+  let error: unknown;
+  let failed = false;
+  if (call.into !== undefined) {
+    try {
+      value = handOut(state, call.into);
+    } catch (cause) {
+      failed = true;
+      error = cause;
+    }
+  }
+  if (failed) settle(call, undefined, error);
+  else settle(call, value);
+  release(conn, state);
+}
+
+/** Settles `call` once; returns whether this did. */
+function settle(call: Call, value: number | null | undefined, error?: unknown): boolean {
+  if (call.done) return false;
+  call.done = true;
+  // The deadline was made for this call alone: release it with the call.
+  call.deadline[Symbol.dispose]();
+  if (value === undefined) call.reject(error);
+  else call.resolve(value);
+  return true;
+}
+
+/** Passes the turn to the next waiting call that has not given up. */
+function release(conn: ReadableConn, state: ReadState): void {
+  state.busy = false;
+  for (let next = state.waiting.shift(); next !== undefined; next = state.waiting.shift()) {
+    if (next.done) continue;
+    next.deadline.onExpire(undefined);
+    return take(conn, state, next);
+  }
 }
 
 /** Hands out what the connection's read gave: bytes (as many as fit), end-of-file, or its error. */
@@ -163,22 +237,6 @@ function handOut(state: ReadState, into: Uint8Array): number | null {
   return n;
 }
 
-/** Waits for `promise` until `deadline`; the promise is left running either way. */
-function within<T>(promise: Promise<T>, deadline: Deadline): Promise<T> {
-  deadline.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    deadline.onExpire(() => reject(deadline.reason));
-    // Release the deadline's one callback before the waiter goes on and sets its next.
-    promise.then((value) => {
-      deadline.onExpire(undefined);
-      resolve(value);
-    }, (error) => {
-      deadline.onExpire(undefined);
-      reject(error);
-    });
-  });
-}
-
 /** How far a {@linkcode writeAll} got: bytes written, and whether the deadline closed the connection. */
 export interface WriteProgress {
   written: number;
@@ -189,14 +247,17 @@ export interface WriteProgress {
  * Writes all of `bytes` to `conn` until `deadline`; when the deadline
  * passes first, closes `conn` (the write in flight cannot be stopped) and
  * rejects with the deadline's reason. `progress` tells the caller how far
- * it got, on failure too.
+ * it got, on failure too. With `owned`, the deadline is disposed at the end.
  */
 export async function writeAll(
   conn: WritableConn,
   bytes: Uint8Array,
   deadline: Deadline,
   progress: WriteProgress = { written: 0, closed: false },
+  owned = false,
 ): Promise<void> {
+  // An owned deadline (made for this write alone) is released when the write ends.
+  using _owned = owned ? deadline : undefined;
   deadline.throwIfAborted();
   deadline.onExpire(() => {
     progress.closed = true;

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { Deadline } from "../_deadline.ts";
 import { bound, boundedRead, checkConn, type ReadableConn } from "./_timed.ts";
 
 export type { ReadableConn } from "./_timed.ts";
@@ -48,9 +49,15 @@ export interface ReadWaitOptions {
  * assert.equal(await timedRead(conn, buffer, { timeout: 5_000 }), 5);
  * ```
  */
-export async function readWait(conn: ReadableConn, options: ReadWaitOptions): Promise<void> {
-  // Sanity check: everything the caller gave, before any I/O.
-  checkConn(conn, "read");
-  using deadline = bound("readWait", options);
-  await boundedRead(conn, undefined, deadline);
+export function readWait(conn: ReadableConn, options: ReadWaitOptions): Promise<void> {
+  let deadline: Deadline;
+  try {
+    // Sanity check: everything the caller gave, before any I/O.
+    checkConn(conn, "read");
+    deadline = bound("readWait", options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  // The call owns the deadline, and releases it when it settles.
+  return boundedRead(conn, undefined, deadline).then(() => undefined);
 }

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { Deadline } from "../_deadline.ts";
 import { bound, boundedRead, checkConn, type ReadableConn } from "./_timed.ts";
 
 export type { ReadableConn } from "./_timed.ts";
@@ -66,14 +67,20 @@ export interface TimedReadOptions {
  * assert.equal(new TextDecoder().decode(buffer.subarray(0, n!)), "220 ready\r\n");
  * ```
  */
-export async function timedRead(
+export function timedRead(
   conn: ReadableConn,
   buffer: Uint8Array,
   options: TimedReadOptions,
 ): Promise<number | null> {
-  // Sanity check: everything the caller gave, before any I/O.
-  checkConn(conn, "read");
-  if (!(buffer instanceof Uint8Array)) throw new TypeError(`buffer must be a Uint8Array, got ${typeof buffer}`);
-  using deadline = bound("timedRead", options);
-  return await boundedRead(conn, buffer, deadline);
+  let deadline: Deadline;
+  try {
+    // Sanity check: everything the caller gave, before any I/O.
+    checkConn(conn, "read");
+    if (!(buffer instanceof Uint8Array)) throw new TypeError(`buffer must be a Uint8Array, got ${typeof buffer}`);
+    deadline = bound("timedRead", options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  // The call owns the deadline, and releases it when it settles.
+  return boundedRead(conn, buffer, deadline);
 }

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { Deadline } from "../_deadline.ts";
 import { bound, checkConn, type WritableConn, writeAll } from "./_timed.ts";
 
 export type { WritableConn } from "./_timed.ts";
@@ -52,10 +53,16 @@ export interface WriteBufOptions {
  * assert.equal(new TextDecoder().decode(buffer.subarray(0, n!)), "NOOP\r\n");
  * ```
  */
-export async function writeBuf(conn: WritableConn, bytes: Uint8Array, options: WriteBufOptions): Promise<void> {
-  // Sanity check: everything the caller gave, before any I/O.
-  checkConn(conn, "write");
-  if (!(bytes instanceof Uint8Array)) throw new TypeError(`bytes must be a Uint8Array, got ${typeof bytes}`);
-  using deadline = bound("writeBuf", options);
-  await writeAll(conn, bytes, deadline);
+export function writeBuf(conn: WritableConn, bytes: Uint8Array, options: WriteBufOptions): Promise<void> {
+  let deadline: Deadline;
+  try {
+    // Sanity check: everything the caller gave, before any I/O.
+    checkConn(conn, "write");
+    if (!(bytes instanceof Uint8Array)) throw new TypeError(`bytes must be a Uint8Array, got ${typeof bytes}`);
+    deadline = bound("writeBuf", options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  // The write owns the deadline, and releases it when it ends.
+  return writeAll(conn, bytes, deadline, undefined, true);
 }
