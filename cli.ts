@@ -6,7 +6,7 @@
  * ```sh
  * deno run -P=cli cli.ts kick unix:/var/spool/postfix/public/qmgr I
  * deno run -P=cli cli.ts kick public qmgr I          # as postkick
- * deno run -P=cli cli.ts kick -c /etc/postfix-out -v public qmgr I
+ * deno run -P=cli cli.ts kick -v -c /etc/postfix public qmgr I
  * deno run -P=cli cli.ts watch --count 1 fifo:/tmp/pickup
  * deno run -P=cli cli.ts demo
  * ```
