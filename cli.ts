@@ -24,7 +24,7 @@ import { fifoListen, type FifoListener } from "./listen/fifo_listen.ts";
 import { lstatOrUndefined } from "./listen/_path_kind.ts";
 import { cannot } from "./_errors.ts";
 import { mailTrigger } from "./trigger/mail_trigger.ts";
-import { findQueueDirectory } from "./trigger/_main_cf.ts";
+import { findQueueDirectory } from "./trigger/_queue_directory.ts";
 
 const HELP: Record<string, string> = {
   main: `Usage: postnet <command> [options]

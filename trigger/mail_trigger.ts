@@ -6,7 +6,7 @@
  */
 import { trigger } from "./trigger.ts";
 import type { TriggerResult } from "./_request.ts";
-import { findQueueDirectory } from "./_main_cf.ts";
+import { findQueueDirectory } from "./_queue_directory.ts";
 import { checkOptions } from "../_options.ts";
 import { checkSignal, checkTimeout } from "../_deadline.ts";
 import { requestBytes } from "./_request.ts";
@@ -121,9 +121,9 @@ export async function mailTrigger(
   }
   // Find the queue, then trigger by path: stat picks the transport.
   const found = await findQueueDirectory(configDirectory, queueDirectory, signal);
-  const dir = found.queueDirectory.replace(/(.)\/+$/, "$1");
+  const dir = found.queueDirectory;
   // A relative queue directory is relative to the working directory, even if it holds a colon.
-  const path = `${dir.startsWith("/") ? "" : "./"}${dir}/${cls}/${service}`;
+  const path = `${dir.startsWith("/") ? "" : "./"}${dir.replace(/\/+$/, "")}/${cls}/${service}`;
   return await trigger(path, request, { timeout, signal });
 }
 

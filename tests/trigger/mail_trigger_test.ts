@@ -158,3 +158,15 @@ Deno.test("mailTrigger() rejects a CLASS or SERVICE that is not one path name, a
   const [received] = await Promise.all([acceptRequest(listener), mailTrigger("public", "qmgr", "F", options)]);
   assert.deepEqual([...received], [0x46, 0]);
 });
+
+Deno.test("mailTrigger() names the endpoint without a doubled slash when main.cf's queue_directory ends in /", async () => {
+  await using dirs = await postfixDirs();
+  await Deno.writeTextFile(`${dirs.etc}/main.cf`, `queue_directory = ${dirs.queue}//\n`);
+  const path = `${dirs.queue}/public/qmgr`;
+  using listener = Deno.listen({ transport: "unix", path });
+  const [, result] = await Promise.all([
+    acceptRequest(listener),
+    mailTrigger("public", "qmgr", "I", { configDirectory: `${dirs.etc}//` }),
+  ]);
+  assert.equal(result.endpoint, `unix:${path}`);
+});
