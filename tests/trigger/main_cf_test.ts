@@ -2,7 +2,9 @@
  * The main.cf reader behind mailTrigger(): unit tests of each rule, and a
  * property test with the real `postconf -c DIR -xh queue_directory` as the
  * oracle on generated files (skipped with a reason where Postfix is absent;
- * failing when POSTNET_REQUIRE_POSTFIX=1).
+ * failing when POSTNET_REQUIRE_POSTFIX=1). `-x` because `postconf -h` alone
+ * prints the value as written, `$` references unexpanded; postkick expands
+ * them.
  */
 import assert from "node:assert/strict";
 import fc from "../_property.ts";
