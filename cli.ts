@@ -6,6 +6,7 @@
  * ```sh
  * deno run -P=cli cli.ts kick unix:/var/spool/postfix/public/qmgr I
  * deno run -P=cli cli.ts kick public qmgr I          # as postkick
+ * deno run -P=cli cli.ts kick -v -c /etc/postfix public qmgr I
  * deno run -P=cli cli.ts watch --count 1 fifo:/tmp/pickup
  * deno run -P=cli cli.ts demo
  * ```
@@ -22,6 +23,8 @@ import { type Endpoint, parseEndpoint } from "./trigger/_endpoint.ts";
 import { fifoListen, type FifoListener } from "./listen/fifo_listen.ts";
 import { lstatOrUndefined } from "./listen/_path_kind.ts";
 import { cannot } from "./_errors.ts";
+import { mailTrigger } from "./trigger/mail_trigger.ts";
+import { findQueueDirectory } from "./trigger/_queue_directory.ts";
 
 const HELP: Record<string, string> = {
   main: `Usage: postnet <command> [options]
@@ -32,20 +35,29 @@ Commands:
   demo    run trigger servers on all three transports and trigger each
 
 Run "postnet <command> --help" for a command's options.`,
-  kick: `Usage: postnet kick [--timeout MS] ENDPOINT REQUEST
-       postnet kick [--timeout MS] [--queue-directory DIR] CLASS SERVICE REQUEST
+  kick: `Usage: postnet kick [-v] [--timeout MS] ENDPOINT REQUEST
+       postnet kick [-c CONFIG_DIR] [-v] [--timeout MS] [--queue-directory DIR]
+                    CLASS SERVICE REQUEST
 
-Sends REQUEST (e.g. I, D, W) as a trigger. ENDPOINT is inet:HOST:PORT,
-unix:PATH, fifo:PATH or a path (a socket or FIFO, chosen by stat). The
-second form is postkick's: the endpoint is DIR/CLASS/SERVICE.
+Sends REQUEST (e.g. I, D, W; not empty) as a trigger. ENDPOINT is
+inet:HOST:PORT, unix:PATH, fifo:PATH or a path (a socket or FIFO, chosen by
+stat). The second form is postkick's: the endpoint is
+$queue_directory/CLASS/SERVICE, queue_directory read from main.cf in
+CONFIG_DIR (default $MAIL_CONFIG, else /etc/postfix; /var/spool/postfix when
+main.cf does not set it).
 
 Options:
-  --timeout MS            give up after MS milliseconds (default 10000)
-  --queue-directory DIR   Postfix queue directory (default /var/spool/postfix)
+  -c, --config-directory DIR  Postfix configuration directory (its main.cf)
+  --queue-directory DIR       the queue directory; main.cf is not read
+  --timeout MS                give up after MS milliseconds (default 10000)
+  -v, --verbose               say on stderr what was read, sent and how it ended
+  -h, --help                  this help
 
 Exit status: 0 delivered (the server read the request and closed; a FIFO:
-written), 1 not delivered or not confirmed (a reset, or no answer within the
-timeout; the reason on stderr), 2 usage error. postkick exits 0 once written.`,
+written), 1 not delivered or not confirmed (a reset, no answer within the
+timeout, a missing main.cf: one line on stderr names the endpoint or the
+file), 2 usage error (nothing was touched). postkick exits 1 for a usage
+error too, and 0 once the request is written.`,
   watch: `Usage: postnet watch [--count N] [--mode OCTAL] [--max-request-bytes N] ENDPOINT
 
 Creates the socket or FIFO at ENDPOINT (unix:PATH, fifo:PATH, inet:HOST:PORT,
@@ -111,30 +123,49 @@ function integer(name: string, value: string | undefined, radix = 10): number | 
 }
 
 async function kick(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { timeout: { type: "string" }, "queue-directory": { type: "string" } });
+  const { values, positionals } = parse(args, {
+    timeout: { type: "string" },
+    "queue-directory": { type: "string" },
+    "config-directory": { type: "string", short: "c" },
+    verbose: { type: "boolean", short: "v" },
+    help: { type: "boolean", short: "h" },
+  });
   if (values.help) return help("kick");
   const timeout = integer("timeout", values.timeout as string | undefined);
-  let endpoint: string;
-  let request: string;
+  const queueDirectory = values["queue-directory"] as string | undefined;
+  const configDirectory = values["config-directory"] as string | undefined;
+  const verbose = values.verbose === true;
+  // Sanity check: an empty directory would silently mean the working directory.
+  if (queueDirectory === "") throw new UsageError("--queue-directory must not be empty");
+  if (configDirectory === "") throw new UsageError("--config-directory must not be empty");
+  const request = positionals.at(-1);
+  // Sanity check: an empty request carries no command (postkick sends a lone NUL and exits 0).
+  if (request === "") throw new UsageError("REQUEST must not be empty");
+  const say = (line: string) => verbose && console.error(`postnet kick: ${line}`);
+  let result: TriggerResult;
   if (positionals.length === 2) {
-    if (values["queue-directory"] !== undefined) {
-      throw new UsageError("--queue-directory goes with CLASS SERVICE REQUEST");
+    if (queueDirectory !== undefined || configDirectory !== undefined) {
+      throw new UsageError("-c and --queue-directory go with CLASS SERVICE REQUEST");
     }
-    [endpoint, request] = positionals;
+    parseEndpoint(positionals[0], "client");
+    result = await trigger(positionals[0], request!, { timeout });
   } else if (positionals.length === 3) {
     const [cls, service] = positionals;
     for (const part of [cls, service]) {
-      if (part === "" || part.includes("/") || part === "..") {
-        throw new UsageError(`bad class or service name "${part}"`);
+      if (part === "" || part.includes("/") || part === "." || part === "..") {
+        throw new UsageError(`bad class or service name "${part}": it must be one path name`);
       }
     }
-    endpoint = `${(values["queue-directory"] as string | undefined) ?? "/var/spool/postfix"}/${cls}/${service}`;
-    request = positionals[2];
+    const found = await findQueueDirectory(configDirectory, queueDirectory, undefined);
+    say(found.mainCf === undefined ? "main.cf: not read (--queue-directory)" : `main.cf: ${found.mainCf}`);
+    say(`queue directory: ${found.queueDirectory}`);
+    result = await mailTrigger(cls, service, request!, { queueDirectory: found.queueDirectory, timeout });
   } else {
     throw new UsageError("expected ENDPOINT REQUEST or CLASS SERVICE REQUEST");
   }
-  parseEndpoint(endpoint, "client");
-  return confirmed(await trigger(endpoint, request, { timeout }), timeout ?? 10_000);
+  say(`endpoint: ${result.endpoint} (transport ${result.transport})`);
+  say(`sent ${result.bytes} bytes in ${result.elapsed.toFixed(2)} ms; outcome: ${result.outcome}`);
+  return confirmed(result, timeout ?? 10_000);
 }
 
 /**

@@ -15,11 +15,16 @@ const decoder = new TextDecoder();
 type Grant = "-A" | "-P=cli";
 
 /** Starts `deno run GRANT cli.ts ARGS...` from the project root. */
-function spawnCli(args: string[], grant: Grant = "-A", cwd = ROOT): Deno.ChildProcess {
+function spawnCli(
+  args: string[],
+  grant: Grant = "-A",
+  cwd = ROOT,
+  env: Record<string, string> = {},
+): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", grant, CLI, ...args],
     cwd,
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -35,8 +40,13 @@ interface Outcome {
 }
 
 /** Runs the command line to its end (at most 30 s; then it is killed) and returns what it printed. */
-async function runCli(args: string[], grant: Grant = "-A", cwd = ROOT): Promise<Outcome> {
-  const child = spawnCli(args, grant, cwd);
+async function runCli(
+  args: string[],
+  grant: Grant = "-A",
+  cwd = ROOT,
+  env: Record<string, string> = {},
+): Promise<Outcome> {
+  const child = spawnCli(args, grant, cwd, env);
   const output = child.output();
   let result: Deno.CommandOutput;
   try {
@@ -224,6 +234,74 @@ Deno.test("cli kick exits 1 with ONE stderr line naming the endpoint when the tr
   assert.equal(await Deno.readTextFile(file), "x");
 });
 
+Deno.test("cli kick -c DIR -v CLASS SERVICE REQUEST reads DIR/main.cf under -P=cli and says what it did", async () => {
+  await using dir = await tempDir("postnet-cli-", "/tmp");
+  await Deno.mkdir(`${dir.path}/etc`);
+  await Deno.mkdir(`${dir.path}/queue/public`, { recursive: true });
+  await Deno.writeTextFile(`${dir.path}/etc/main.cf`, `top = ${dir.path}\nqueue_directory = \${top}/queue\n`);
+  const path = `${dir.path}/queue/public/qmgr`;
+  using listener = Deno.listen({ transport: "unix", path });
+  for (const args of [["-c", `${dir.path}/etc`, "-v"], ["--config-directory", `${dir.path}/etc`, "--verbose"]]) {
+    const [received, outcome] = await Promise.all([
+      acceptRequest(listener),
+      runCli(["kick", ...args, "public", "qmgr", "I"], "-P=cli"),
+    ]);
+    assert.equal(outcome.code, 0, outcome.stderr);
+    assert.deepEqual([...received], [0x49, 0]);
+    assert.equal(outcome.stdout, "");
+    assert.equal(outcome.errors.length, 4, outcome.stderr);
+    assert.equal(outcome.errors[0], `postnet kick: main.cf: ${dir.path}/etc/main.cf`);
+    assert.equal(outcome.errors[1], `postnet kick: queue directory: ${dir.path}/queue`);
+    assert.equal(outcome.errors[2], `postnet kick: endpoint: unix:${path} (transport unix)`);
+    assert.match(outcome.errors[3], /^postnet kick: sent 2 bytes in \d+\.\d\d ms; outcome: closed$/);
+  }
+  // Without -v, nothing is printed.
+  const [, quiet] = await Promise.all([
+    acceptRequest(listener),
+    runCli(["kick", "-c", `${dir.path}/etc`, "public", "qmgr", "I"], "-P=cli"),
+  ]);
+  assert.deepEqual({ code: quiet.code, errors: quiet.errors }, { code: 0, errors: [] });
+});
+
+Deno.test("cli kick honours MAIL_CONFIG under -P=cli; -c and --queue-directory override it", async () => {
+  await using dir = await tempDir("postnet-cli-", "/tmp");
+  for (const name of ["etc", "etc2"]) await Deno.mkdir(`${dir.path}/${name}`);
+  await Deno.mkdir(`${dir.path}/queue/public`, { recursive: true });
+  await Deno.mkdir(`${dir.path}/queue2/public`, { recursive: true });
+  await Deno.writeTextFile(`${dir.path}/etc/main.cf`, `queue_directory = ${dir.path}/queue\n`);
+  await Deno.writeTextFile(`${dir.path}/etc2/main.cf`, `queue_directory = ${dir.path}/queue2\n`);
+  using first = Deno.listen({ transport: "unix", path: `${dir.path}/queue/public/qmgr` });
+  using second = Deno.listen({ transport: "unix", path: `${dir.path}/queue2/public/qmgr` });
+  const env = { MAIL_CONFIG: `${dir.path}/etc` };
+  const cases: [string[], Deno.Listener, number][] = [
+    [["public", "qmgr", "A"], first, 0x41],
+    [["-c", `${dir.path}/etc2`, "public", "qmgr", "D"], second, 0x44],
+    [["--queue-directory", `${dir.path}/queue2`, "public", "qmgr", "I"], second, 0x49],
+  ];
+  for (const [args, listener, code] of cases) {
+    const [received, outcome] = await Promise.all([
+      acceptRequest(listener),
+      runCli(["kick", ...args], "-P=cli", ROOT, env),
+    ]);
+    assert.equal(outcome.code, 0, `${args.join(" ")}: ${outcome.stderr}`);
+    assert.deepEqual([...received], [code, 0]);
+  }
+});
+
+Deno.test("cli kick -c DIR exits 1 with one line naming DIR/main.cf when it is missing", async () => {
+  await using dir = await tempDir("postnet-cli-", "/tmp");
+  const outcome = await runCli(["kick", "-c", dir.path, "public", "qmgr", "I"], "-P=cli");
+  assert.equal(outcome.code, 1, outcome.stderr);
+  assert.deepEqual(outcome.errors, [`postnet kick: Cannot read "${dir.path}/main.cf": no such file or directory`]);
+  // -P=cli does not grant a main.cf outside /tmp and /etc/postfix: the line names the flag.
+  const denied = await runCli(["kick", "-c", "/var/lib/postnet-none", "public", "qmgr", "I"], "-P=cli");
+  assert.equal(denied.code, 1, denied.stderr);
+  assert.deepEqual(denied.errors, [
+    'postnet kick: Cannot read "/var/lib/postnet-none/main.cf": requires --allow-read=/var/lib/postnet-none/main.cf; ' +
+    "run again with --allow-read=/var/lib/postnet-none/main.cf",
+  ]);
+});
+
 // ---------------------------------------------------------------------------
 // Usage errors and help.
 
@@ -246,6 +324,14 @@ Deno.test("cli exits 2 on usage errors, before creating or touching anything", a
     ["kick", "--bogus", `unix:${s}`, "I"],
     ["kick", "--queue-directory", dir.path, `unix:${s}`, "I"],
     ["kick", "--queue-directory", dir.path, "..", "qmgr", "I"],
+    ["kick", "--queue-directory", dir.path, ".", "qmgr", "I"],
+    ["kick", "--queue-directory", "", "public", "qmgr", "I"],
+    ["kick", "-c", "", "public", "qmgr", "I"],
+    ["kick", "-c", dir.path, `unix:${s}`, "I"],
+    ["kick", "--config-directory", dir.path, `unix:${s}`, "I"],
+    ["kick", `fifo:${s}`, ""],
+    ["kick", "-c", `${dir.path}/none`, "public", "qmgr", ""],
+    ["kick", "-x", "public", "qmgr", "I"],
     ["kick", "a", "b", "c", "d"],
     ["kick", "unix:", "I"],
     ["kick", existing],
@@ -299,6 +385,8 @@ Deno.test("cli --help and each subcommand's --help exit 0 and print the usage", 
     [["-h"], "Usage: postnet <command>"],
     [["help"], "Usage: postnet <command>"],
     [["kick", "--help"], "Usage: postnet kick"],
+    [["kick", "-h"], "Usage: postnet kick"],
+    [["kick", "-c", "/nonexistent", "-h", "public", "qmgr", "I"], "Usage: postnet kick"],
     [["watch", "--help"], "Usage: postnet watch"],
     [["watch", "-h"], "Usage: postnet watch"],
     [["demo", "--help"], "Usage: postnet demo"],

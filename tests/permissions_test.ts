@@ -23,12 +23,16 @@ const CONFIG = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** A grant of a permission set; the sets use these four. */
-type Grant = "net" | "read" | "write" | "run";
-const GRANTS: Grant[] = ["net", "read", "write", "run"];
+/** A grant of a permission set; the sets use these five. */
+type Grant = "net" | "read" | "write" | "run" | "env";
+const GRANTS: Grant[] = ["net", "read", "write", "run", "env"];
 
-/** For each step, the flag its error must name when that grant is missing. */
-type Needs = Record<string, Partial<Record<Grant, string>>>;
+/**
+ * For each step, the flag its error must name when that grant is missing; or
+ * a RegExp its error message must match (a grant whose absence is not an
+ * error, such as env MAIL_CONFIG: then mailTrigger reads /etc/postfix).
+ */
+type Needs = Record<string, Partial<Record<Grant, string | RegExp>>>;
 
 /** A permission set of deno.json, as `--allow-*` flags, less the grant `without`. */
 function flagsOf(set: string, without?: Grant): string[] {
@@ -104,9 +108,15 @@ function finished(output: Deno.CommandOutput, timedOut: boolean): Run {
   return { code: output.code, stdout, stderr: decoder.decode(output.stderr), reports, timedOut };
 }
 
-/** Runs fixture `name` with `flags` and `args`. */
-function fixture(name: string, flags: string[], args: string[], cwd?: string): Promise<Run> {
-  return deno(["run", "--no-prompt", ...flags, `${FIXTURES}/${name}.ts`, ...args], { cwd });
+/** Runs fixture `name` with `flags` and `args`, and `env` besides the environment it inherits. */
+function fixture(
+  name: string,
+  flags: string[],
+  args: string[],
+  cwd?: string,
+  env?: Record<string, string>,
+): Promise<Run> {
+  return deno(["run", "--no-prompt", ...flags, `${FIXTURES}/${name}.ts`, ...args], { cwd, env });
 }
 
 /** Runs the tasks, at most `limit` at a time; every task settles before this does. */
@@ -154,6 +164,9 @@ function assertSteps(run: Run, steps: string[], needs: Needs, missing?: Grant): 
     const flag = missing && needs[report.step]?.[missing];
     if (flag === undefined) {
       assert.ok(report.ok, `${report.step} should work ${context}`);
+    } else if (flag instanceof RegExp) {
+      assert.equal(report.ok, false, `${report.step} should fail ${context}`);
+      assert.match(report.message!, flag, `${report.step}: ${context}`);
     } else {
       assert.equal(report.ok, false, `${report.step} should fail ${context}`);
       assert.equal(report.error, "NotCapable", `${report.step}: ${context}`);
@@ -322,9 +335,16 @@ Deno.test("-P=trigger: every trigger function and serveTriggers() work under the
     ...grantsOf("trigger").map((grant) => ({ name: `no-${grant}`, flags: flagsOf("trigger", grant), missing: grant })),
   ];
   for (const { name } of variants) await Deno.mkdir(`${dir.path}/${name}`);
+  // A configuration directory whose queue is /tmp: CLASS/qmgr is unixPath.
+  const etc = `${dir.path}/etc`;
+  await Deno.mkdir(etc);
+  await Deno.writeTextFile(`${etc}/main.cf`, `queue_directory = ${dir.path.slice(0, dir.path.lastIndexOf("/"))}\n`);
+  const cls = dir.path.slice(dir.path.lastIndexOf("/") + 1);
   const runs = await pool(
     variants.map(({ name, flags }) => () =>
-      fixture("trigger", flags, [address, unixPath, fifoPath, `${dir.path}/${name}`])
+      fixture("trigger", flags, [address, unixPath, fifoPath, `${dir.path}/${name}`, etc], undefined, {
+        MAIL_CONFIG: etc,
+      })
     ),
   );
   const rw = (path: string) => ({ read: `--allow-read=${path}`, write: `--allow-write=${path}` });
@@ -336,6 +356,8 @@ Deno.test("-P=trigger: every trigger function and serveTriggers() work under the
     "trigger inet",
     "trigger socket path",
     "trigger FIFO path",
+    "mailTrigger configDirectory",
+    "mailTrigger MAIL_CONFIG",
     "serveTriggers unix",
     "serveTriggers fifo",
   ];
@@ -347,6 +369,8 @@ Deno.test("-P=trigger: every trigger function and serveTriggers() work under the
     "trigger inet": ["inet", "A"],
     "trigger socket path": ["unix", "F"],
     "trigger FIFO path": ["fifo", "I"],
+    "mailTrigger configDirectory": ["unix", "I"],
+    "mailTrigger MAIL_CONFIG": ["unix", "A"],
   };
   const expected: Record<keyof Servers["received"], string[]> = { inet: [], unix: [], fifo: [] };
   variants.forEach(({ name, missing }, i) => {
@@ -358,6 +382,16 @@ Deno.test("-P=trigger: every trigger function and serveTriggers() work under the
       "trigger inet": { net: `--allow-net=${address}` },
       "trigger socket path": unixNeeds,
       "trigger FIFO path": rw(fifoPath),
+      "mailTrigger configDirectory": { ...unixNeeds, read: `--allow-read=${etc}/main.cf` },
+      // Without env, MAIL_CONFIG is not looked at: /etc/postfix/main.cf is read (when there is one),
+      // and names a queue that has no CLASS/qmgr.
+      "mailTrigger MAIL_CONFIG": {
+        ...unixNeeds,
+        read: `--allow-read=${etc}/main.cf`,
+        env: new RegExp(
+          `^Cannot (read "/etc/postfix/main\\.cf"|trigger "/var/spool/postfix/${cls}/qmgr"): no such file or directory$`,
+        ),
+      },
       "serveTriggers unix": { ...rw(`${own}/own.sock`), net: `--allow-net=unix:${own}/own.sock` },
       "serveTriggers fifo": { ...rw(`${own}/own.fifo`), run: "--allow-run=mkfifo" },
     };
@@ -373,6 +407,8 @@ Deno.test("-P=trigger: every trigger function and serveTriggers() work under the
     "trigger inet": "inet",
     "trigger socket path": "unix",
     "trigger FIFO path": "fifo",
+    "mailTrigger configDirectory": "unix",
+    "mailTrigger MAIL_CONFIG": "unix",
     "serveTriggers unix": "W",
     "serveTriggers fifo": "W",
   });
@@ -488,6 +524,9 @@ Deno.test("-P=cli: without any one grant, each subcommand that needs it exits 1 
   await using servers = await Servers.start(qmgr, pickup);
   const rw = (path: string) => ({ read: `--allow-read=${path}`, write: `--allow-write=${path}` });
   const queue = ["--queue-directory", dir.path];
+  const etc = `${dir.path}/etc`;
+  await Deno.mkdir(etc);
+  await Deno.writeTextFile(`${etc}/main.cf`, `queue_directory = ${dir.path}\n`);
   interface Case {
     label: string;
     run: (flags: string[], missing: Grant) => Promise<Run>;
@@ -520,6 +559,12 @@ Deno.test("-P=cli: without any one grant, each subcommand that needs it exits 1 
       run: (flags) => cli(flags, ["kick", ...queue, "public", "qmgr", "D"]),
       needs: { ...rw(qmgr), net: `--allow-net=unix:${qmgr}` },
       delivers: ["unix", "D"],
+    },
+    {
+      label: "kick -c DIR CLASS SERVICE (socket)",
+      run: (flags) => cli(flags, ["kick", "-c", etc, "public", "qmgr", "A"]),
+      needs: { ...rw(qmgr), read: `--allow-read=${etc}/main.cf`, net: `--allow-net=unix:${qmgr}` },
+      delivers: ["unix", "A"],
     },
     {
       label: "kick fifo:",
@@ -574,7 +619,25 @@ Deno.test("-P=cli: without any one grant, each subcommand that needs it exits 1 
   });
   await servers.assertReceived(expected);
   // The watchers that could not start left nothing; those that ran removed their socket or FIFO.
-  assert.deepEqual(await Array.fromAsync(Deno.readDir(dir.path), (entry) => entry.name), ["public"]);
+  assert.deepEqual((await Array.fromAsync(Deno.readDir(dir.path), (entry) => entry.name)).sort(), ["etc", "public"]);
+});
+
+Deno.test("-P=cli: kick CLASS SERVICE honours MAIL_CONFIG with the set's env grant, and reads /etc/postfix without it", async () => {
+  await using dir = await tempDir("postnet-permissions-", "/tmp");
+  // The queue is /tmp and CLASS is this test's directory: /var/spool/postfix has no such class.
+  const cls = dir.path.slice(dir.path.lastIndexOf("/") + 1);
+  await Deno.writeTextFile(`${dir.path}/main.cf`, `queue_directory = ${dir.path.slice(0, -cls.length - 1)}\n`);
+  await using servers = await Servers.start(`${dir.path}/qmgr`, `${dir.path}/pickup`);
+  const env = { MAIL_CONFIG: dir.path };
+  const granted = await cli(["-P=cli"], ["kick", cls, "qmgr", "A"], env);
+  assert.equal(granted.code, 0, show(granted));
+  const denied = await cli(flagsOf("cli", "env"), ["kick", cls, "qmgr", "D"], env);
+  assert.equal(denied.code, 1, show(denied));
+  assert.match(
+    denied.stderr,
+    new RegExp(`^postnet kick: Cannot (read "/etc/postfix/main\\.cf"|trigger "/var/spool/postfix/${cls}/qmgr"): `, "m"),
+  );
+  await servers.assertReceived({ unix: ["A"], fifo: [], inet: [] });
 });
 
 // watch awaits the server's `finished`, then Deno.exit()s: `finished` must settle only once the
@@ -607,7 +670,20 @@ Deno.test("narrowest grants: each function works with exactly the flags its docs
   await mkfifo(existingFifo);
   const rw = (path: string) => [`--allow-read=${path}`, `--allow-write=${path}`];
   const unixFlags = [...rw(socket), `--allow-net=unix:${socket}`];
-  const cases: { label: string; flags: string[]; args: string[]; value: unknown; cwd?: string }[] = [
+  // A configuration directory whose queue is /tmp, so that CLASS/qmgr is qmgr.
+  const etc = `${dir.path}/etc`;
+  await Deno.mkdir(etc);
+  await Deno.writeTextFile(`${etc}/main.cf`, `queue_directory = ${dir.path.slice(0, dir.path.lastIndexOf("/"))}\n`);
+  const cls = dir.path.slice(dir.path.lastIndexOf("/") + 1);
+  const mailFlags = [`--allow-read=${etc}/main.cf,${qmgr}`, `--allow-write=${qmgr}`, `--allow-net=unix:${qmgr}`];
+  const cases: {
+    label: string;
+    flags: string[];
+    args: string[];
+    value: unknown;
+    cwd?: string;
+    env?: Record<string, string>;
+  }[] = [
     {
       label: "inetConnect(IP:PORT) with --allow-net=IP:PORT",
       flags: [`--allow-net=127.0.0.1:${port}`],
@@ -661,10 +737,23 @@ Deno.test("narrowest grants: each function works with exactly the flags its docs
       args: ["trigger", qmgr],
       value: "unix",
     },
+    {
+      label: "mailTrigger(configDirectory) with main.cf read and the socket's flags",
+      flags: mailFlags,
+      args: ["mailTrigger", etc, cls],
+      value: "unix",
+    },
+    {
+      label: "mailTrigger() by $MAIL_CONFIG with --allow-env=MAIL_CONFIG besides",
+      flags: [...mailFlags, "--allow-env=MAIL_CONFIG"],
+      args: ["mailTrigger", "-", cls],
+      value: "unix",
+      env: { MAIL_CONFIG: etc },
+    },
   ];
   let runs: Run[];
   try {
-    runs = await pool(cases.map(({ flags, args, cwd }) => () => fixture("narrow", flags, args, cwd)));
+    runs = await pool(cases.map(({ flags, args, cwd, env }) => () => fixture("narrow", flags, args, cwd, env)));
   } finally {
     tcp.close();
     unix.close();
@@ -674,7 +763,7 @@ Deno.test("narrowest grants: each function works with exactly the flags its docs
     assert.equal(runs[i].code, 0, `${label}: ${show(runs[i])}`);
     assert.deepEqual(runs[i].reports, [{ step: runs[i].reports[0]?.step, ok: true, value }], label);
   });
-  await servers.assertReceived({ inet: [], unix: ["N"], fifo: ["N", "N"] });
+  await servers.assertReceived({ inet: [], unix: ["N", "N", "N"], fifo: ["N", "N"] });
 });
 
 // node:dns needs --allow-net=HOST (every port); with HOST:PORT alone, inetConnect() lets

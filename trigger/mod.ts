@@ -33,6 +33,7 @@
  * | {@linkcode unixTrigger} | `--allow-read=PATH --allow-write=PATH --allow-net=unix:/ABS/PATH` |
  * | {@linkcode fifoTrigger} | `--allow-read=PATH --allow-write=PATH` |
  * | {@linkcode trigger} | those of the transport used |
+ * | {@linkcode mailTrigger} | `--allow-read=CONFIG_DIR/main.cf` (unless `queueDirectory` is given), `--allow-env=MAIL_CONFIG` to honour it, and those of {@linkcode unixTrigger} or {@linkcode fifoTrigger} on `$queue_directory/CLASS/SERVICE` |
  * | {@linkcode serveTriggers} | those of {@linkcode inetListen}, {@linkcode unixListen} or {@linkcode fifoListen}; `--allow-read=/proc/self/limits` to size its default `maxConnections` |
  *
  * @module
@@ -42,3 +43,4 @@ export * from "./unix_trigger.ts";
 export * from "./fifo_trigger.ts";
 export * from "./trigger.ts";
 export * from "./trigger_server.ts";
+export * from "./mail_trigger.ts";

@@ -45,6 +45,8 @@ export interface CliResult {
 export interface CliOptions {
   /** Pass `-q` to `deno run` (silences Deno's own warnings). @default {false} */
   quiet?: boolean;
+  /** Environment variables to set in the subprocess, besides those it inherits. @default {{}} */
+  env?: Record<string, string>;
 }
 
 function denoArgs(args: string[], options: CliOptions): string[] {
@@ -66,6 +68,7 @@ export async function kick(args: string[], options: CliOptions = {}): Promise<Cl
     const out = await new Deno.Command(Deno.execPath(), {
       args: denoArgs(["kick", ...args], options),
       cwd: ROOT,
+      env: options.env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

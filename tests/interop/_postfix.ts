@@ -208,6 +208,15 @@ export function postfixAvailable(): string | undefined {
 }
 
 /**
+ * The path of the real `postconf`, for tests that use it as an oracle.
+ *
+ * @throws {Error} When Postfix is unavailable (check {@linkcode skipUnlessPostfix} first).
+ */
+export function postconfPath(): string {
+  return tools().postconf;
+}
+
+/**
  * Returns the `ignore` value for a `Deno.test` that needs Postfix, printing
  * the skip reason once.
  *

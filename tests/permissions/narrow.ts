@@ -3,19 +3,21 @@
  * on the command line, so the test can give it exactly the flags it claims
  * to need and nothing else.
  *
- * Usage: deno run --no-prompt FLAGS tests/permissions/narrow.ts OPERATION ARGUMENT
+ * Usage: deno run --no-prompt FLAGS tests/permissions/narrow.ts OPERATION ARGUMENT [CLASS]
  *
  * OPERATION is inetConnect, unixConnect, inetListen, unixListen, fifoListen,
- * fifoTrigger or trigger; the triggers send "N".
+ * fifoTrigger, trigger or mailTrigger (ARGUMENT: the configuration
+ * directory, or "-" for the default; it triggers CLASS/qmgr); the triggers
+ * send "N".
  *
  * @module
  */
 import { inetConnect, unixConnect } from "../../connect/mod.ts";
 import { fifoListen, inetListen, unixListen } from "../../listen/mod.ts";
-import { fifoTrigger, trigger } from "../../trigger/mod.ts";
+import { fifoTrigger, mailTrigger, trigger } from "../../trigger/mod.ts";
 import { finish, readAll, step } from "./_steps.ts";
 
-const [operation, argument] = Deno.args;
+const [operation, argument, cls] = Deno.args;
 const operations: Record<string, () => Promise<unknown>> = {
   async inetConnect() {
     using conn = await inetConnect(argument, { timeout: 5_000 });
@@ -42,6 +44,10 @@ const operations: Record<string, () => Promise<unknown>> = {
   },
   async trigger() {
     return (await trigger(argument, "N", { timeout: 5_000 })).transport;
+  },
+  async mailTrigger() {
+    const configDirectory = argument === "-" ? undefined : argument;
+    return (await mailTrigger(cls, "qmgr", "N", { configDirectory, timeout: 5_000 })).transport;
   },
 };
 

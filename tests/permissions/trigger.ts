@@ -3,17 +3,20 @@
  * function of trigger/ to servers the test runs, and serves triggers of its
  * own in DIR.
  *
- * Usage: deno run -P=trigger tests/permissions/trigger.ts INET_ADDRESS UNIX_PATH FIFO_PATH DIR
+ * Usage: deno run -P=trigger tests/permissions/trigger.ts INET_ADDRESS UNIX_PATH FIFO_PATH DIR [CONFIG_DIR]
  *
  * Requests: inetTrigger "I", unixTrigger "D", fifoTrigger "W", trigger()
- * "A" (inet), "F" (a bare socket path) and "I" (a bare FIFO path).
+ * "A" (inet), "F" (a bare socket path) and "I" (a bare FIFO path); with
+ * CONFIG_DIR, whose main.cf names the directory above UNIX_PATH's as the
+ * queue, mailTrigger() "I" to CLASS/qmgr (CLASS: UNIX_PATH's directory) by
+ * `configDirectory`, then "A" by `$MAIL_CONFIG`.
  *
  * @module
  */
-import { fifoTrigger, inetTrigger, serveTriggers, trigger, unixTrigger } from "../../trigger/mod.ts";
+import { fifoTrigger, inetTrigger, mailTrigger, serveTriggers, trigger, unixTrigger } from "../../trigger/mod.ts";
 import { finish, step } from "./_steps.ts";
 
-const [address, unixPath, fifoPath, dir] = Deno.args;
+const [address, unixPath, fifoPath, dir, configDirectory] = Deno.args;
 const options = { timeout: 5_000 };
 
 await step("inetTrigger", async () => (await inetTrigger(address, "I", options)).bytes);
@@ -22,6 +25,13 @@ await step("fifoTrigger", async () => (await fifoTrigger(fifoPath, "W", options)
 await step("trigger inet", async () => (await trigger(`inet:${address}`, "A", options)).transport);
 await step("trigger socket path", async () => (await trigger(unixPath, "F", options)).transport);
 await step("trigger FIFO path", async () => (await trigger(fifoPath, "I", options)).transport);
+if (configDirectory !== undefined) {
+  const cls = unixPath.split("/").at(-2)!;
+  await step("mailTrigger configDirectory", async () => {
+    return (await mailTrigger(cls, "qmgr", "I", { ...options, configDirectory })).transport;
+  });
+  await step("mailTrigger MAIL_CONFIG", async () => (await mailTrigger(cls, "qmgr", "A", options)).transport);
+}
 
 /** Serves `endpoint`, triggers it once and returns what the handler received. */
 async function serveOnce(endpoint: string): Promise<string> {
