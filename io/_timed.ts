@@ -9,6 +9,12 @@
  * middle of a record is useless: a write that outlives its deadline closes
  * the connection.
  *
+ * The trigger client writes its request through {@linkcode writeAll}. Its
+ * wait for the server's close, and the trigger server's read of a request,
+ * end the connection either way: they close it when their deadline passes
+ * rather than keep a read in flight, and so need none of the per-connection
+ * state (a buffer, a turn queue) that {@linkcode boundedRead} keeps.
+ *
  * @module
  */
 import { checkSignal, checkTimeout, Deadline } from "../_deadline.ts";
