@@ -72,11 +72,10 @@ export async function connectInet(
   const family = isIP(host);
   if (family === 0) requirePermission({ name: "net", host: target }, `--allow-net=${target}`, what);
   deadline.throwIfAborted();
+  // An IP literal: one attempt under the deadline, as Deno.connect makes it (target checked above).
+  const literal = family !== 0 && plan.attemptTimeout >= plan.timeout && allows(plan.protocols, family);
   try {
-    if (family !== 0 && plan.attemptTimeout >= plan.timeout && allows(plan.protocols, family)) {
-      // An IP literal: one attempt under the deadline, as Deno.connect makes it (target checked above).
-      return await connectOne(host, port, deadline.signal, what);
-    }
+    if (literal) return await Deno.connect({ hostname: host, port, signal: deadline.signal, autoSelectFamily: false });
     // The system resolver (node:dns) needs --allow-net=HOST, every port; a
     // grant of HOST:PORT alone only lets Deno.connect resolve the name itself.
     const byName = plan.lookup === undefined && family === 0 && !hasPermission({ name: "net", host });
@@ -94,23 +93,15 @@ export async function connectInet(
     return conn;
   } catch (error) {
     if (deadline.aborted) throw deadline.reason;
-    throw describe(error, what);
+    if (error instanceof Deno.errors.NotCapable) throw explainDenial(error, what);
+    // The one attempt at a literal fails as a list of one, as connectFirst's do.
+    throw describe(literal ? [{ address: target, error }] : error, what);
   }
 }
 
 /** Whether `protocols` allows an address of IP version `family`. */
 function allows(protocols: InetProtocols, family: number): boolean {
   return protocols === "all" || (protocols === "ipv4" ? family === 4 : family === 6);
-}
-
-/** One attempt at one address; a failure is reported as the list connectFirst gives. */
-async function connectOne(hostname: string, port: number, signal: AbortSignal, what: string): Promise<Deno.TcpConn> {
-  try {
-    return await Deno.connect({ hostname, port, signal, autoSelectFamily: false });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) throw explainDenial(error, what);
-    throw [{ address: formatHostPort(hostname, port), error }];
-  }
 }
 
 /** Lets Deno resolve and connect: the grant names the host, not its addresses. */

@@ -262,14 +262,12 @@ export async function writeAll(
   progress: WriteProgress = { written: 0, closed: false },
   owned = false,
 ): Promise<void> {
-  // An owned deadline (made for this write alone) is released when the write ends.
-  using _owned = owned ? deadline : undefined;
-  deadline.throwIfAborted();
-  deadline.onExpire(() => {
-    progress.closed = true;
-    conn.close();
-  });
   try {
+    deadline.throwIfAborted();
+    deadline.onExpire(() => {
+      progress.closed = true;
+      conn.close();
+    });
     // The first write takes the whole buffer: no view to make.
     while (progress.written < bytes.length) {
       progress.written += await conn.write(progress.written === 0 ? bytes : bytes.subarray(progress.written));
@@ -281,5 +279,7 @@ export async function writeAll(
     throw error;
   } finally {
     deadline.onExpire(undefined);
+    // An owned deadline (made for this write alone) is released when the write ends.
+    if (owned) deadline[Symbol.dispose]();
   }
 }

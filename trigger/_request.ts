@@ -6,7 +6,7 @@
  * @module
  */
 import type { Deadline } from "../_deadline.ts";
-import { withEndpoint } from "../_errors.ts";
+import { plainReason, withEndpoint } from "../_errors.ts";
 import { Recent } from "../_recent.ts";
 import { writeAll, type WriteProgress } from "../io/_timed.ts";
 
@@ -129,9 +129,10 @@ export async function sendStream(
       const Class = (error as Error).constructor as ErrorConstructor;
       throw new Class(
         progress.written === 0
-          ? `${what}: the server closed the connection before the request was written`
+          ? `${what}: the server closed the connection before the request was written (${plainReason(error)})`
           : `${what}: the server closed the connection after ${progress.written} of the request's ${wire.length} ` +
-            `bytes (with its NUL) were written; it took at most those (a server cuts a request longer than it takes)`,
+            `bytes (with its NUL) were written; it took at most those (a server cuts a request longer than it ` +
+            `takes) (${plainReason(error)})`,
         { cause: error },
       );
     }

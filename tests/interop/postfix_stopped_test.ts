@@ -23,7 +23,7 @@ const REASON = { unix: /[Cc]onnection refused/, fifo: /no process is listening/ 
  * away between the open and the write (EPIPE).
  */
 const SHUTDOWN_REASON = {
-  unix: /[Cc]onnection refused|Broken pipe|[Cc]onnection reset/,
+  unix: /[Cc]onnection refused|[Bb]roken pipe|[Cc]onnection reset/,
   fifo: /no process is listening|the reader went away/,
 } as const;
 
