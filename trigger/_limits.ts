@@ -7,7 +7,7 @@
 import { hasPermission } from "../_permissions.ts";
 
 /** The default when the descriptor limit cannot be read. */
-export const MAX_CONNECTIONS = 2048;
+const MAX_CONNECTIONS = 2048;
 
 /** Where Linux tells a process its limits; reading it needs `--allow-read=/proc/self/limits`. */
 const LIMITS = "/proc/self/limits";
@@ -26,7 +26,7 @@ export function defaultMaxConnections(): number {
 }
 
 /** The soft limit on open files, from /proc/self/limits, or undefined when it cannot be read. */
-export function softDescriptorLimit(): number | undefined {
+function softDescriptorLimit(): number | undefined {
   if (!hasPermission({ name: "read", path: LIMITS })) return undefined;
   let text: string;
   try {
