@@ -55,11 +55,13 @@ export async function readRequest(
   };
   stop.add(shutdown);
   // A deadline can pass in the same turn as bytes that arrived in time, when
-  // the process was busy: close one turn later, after pending reads are
-  // delivered (a read that completes meanwhile replaces the deadline).
+  // the process was busy: close two turns later, so that at least one full
+  // poll for I/O comes between (the kernel may tell a socket is readable
+  // only at the poll after the bytes came), and pending reads are delivered
+  // first (a read that completes meanwhile replaces the deadline).
   let late: ReturnType<typeof setTimeout> | undefined;
   const expire = () => {
-    late = setTimeout(close, 0);
+    late = setTimeout(() => late = setTimeout(close, 0), 0);
   };
   let deadline = new Deadline("read", limits.readTimeout);
   deadline.onExpire(expire);
