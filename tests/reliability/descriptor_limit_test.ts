@@ -118,7 +118,8 @@ for (const transport of ["unix", "inet"] as const) {
           assert.deepEqual(reports, []);
         } else {
           // Beyond them by the caller's choice: exhaustion reported once per episode, not per retry.
-          assert.ok(reports.length >= 1 && reports.length <= 5, `${reports.length} reports`);
+          // An episode ends when an accept succeeds (a slot freed), so under load a few may start; never one per retry.
+          assert.ok(reports.length >= 1 && reports.length <= 10, `${reports.length} reports`);
           for (const report of reports) {
             const message = JSON.parse(report.slice(report.indexOf(" ", 2) + 1));
             assert.match(message, /^Cannot accept on ".+": too many open files; new connections wait/);
